@@ -1,0 +1,50 @@
+#include "apps/janus/common.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace janus::app {
+
+std::string default_model_dir() {
+#ifdef JANUS_DEFAULT_MODEL
+  return JANUS_DEFAULT_MODEL;
+#else
+  return "models/janus-shapes";
+#endif
+}
+
+std::string resolve_model_dir(const std::string& given) {
+  namespace fs = std::filesystem;
+  const std::string dir = given.empty() ? default_model_dir() : given;
+  if (!fs::is_directory(dir)) {
+    if (given.empty())
+      throw std::runtime_error("no --model given and the embedded default model is not at " + dir);
+    throw std::runtime_error(dir + ": not a folder (expected an HF model folder with config.json)");
+  }
+  if (!fs::exists(fs::path(dir) / "config.json")) throw std::runtime_error(dir + ": missing config.json");
+  return dir;
+}
+
+std::vector<int64_t> parse_token_list(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string item = s.substr(i, j - i);
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size()) throw std::runtime_error("--tokens: '" + item + "' is not an integer token id");
+    out.push_back(v);
+    i = j + 1;
+  }
+  if (out.empty()) throw std::runtime_error("--tokens: no token ids given");
+  return out;
+}
+
+}  // namespace janus::app

@@ -1,0 +1,1 @@
+// Placeholder so a room's library exists before its first source file.

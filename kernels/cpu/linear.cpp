@@ -1,0 +1,243 @@
+// linear(): y[M, N] = x[M, K]·Wᵀ (+ bias) on the CPU. Contract in kernels/ops.h.
+//
+// Few rows of x (decode, M ≤ kGemvMaxM): the memory-bound GEMV of gemv.h, split over groups of
+// weight rows. Many rows (prefill): OpenBLAS sgemm, one tile of weight rows per call; narrow
+// weights (bf16, f16, fp8) are widened one tile at a time into a thread-local f32 buffer, so the
+// conversion is amortised over M and no f32 copy of the whole matrix ever exists.
+// fp8 e4m3 block scales (one per 128×128 block): the GEMV multiplies the packed x by the scale
+// of each 128-column block (Σ_k x_k·s·w_k = s·Σ_k x_k·w_k within a block), the GEMM path scales
+// while widening.
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/common.h"
+#include "kernels/cpu/gemv.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/linear_simd.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+
+namespace janus::kernels {
+
+namespace {
+
+using namespace cpu::linear_simd;
+
+constexpr const char* kOp = "linear";
+constexpr int64_t kFp8Block = 128;        // scale_inv block edge
+constexpr int64_t kRowGroup = 16;         // GEMV work unit in weight rows (divides kFp8Block)
+constexpr int64_t kGemmTile = 64;         // weight rows widened per sgemm call (divides kFp8Block)
+constexpr int64_t kMinChunkBytes = 256 << 10;  // weight bytes below which a thread is not worth waking
+
+std::atomic<int64_t> g_gemv_max_rows{cpu::kLinearGemvMaxRows};
+
+struct Problem {
+  int64_t M = 0, N = 0, K = 0;
+  const float* x = nullptr;
+  int64_t ldx = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  const void* w = nullptr;
+  int64_t ldw = 0;
+  const float* scale = nullptr;  // fp8: scale_inv [ceil(N/128), ceil(K/128)], row stride scale_ld
+  int64_t scale_ld = 0;
+  const float* bias = nullptr;   // [N] or null
+};
+
+// We split the work ourselves (parallel_for); OpenBLAS's own threads would oversubscribe the
+// cores and serialise concurrent calls from our workers.
+void blas_single_threaded() {
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+template <class D>
+void run_gemv(const Problem& p) {
+  using S = typename D::Storage;
+  const int64_t kpad = padded_k(p.K);
+  std::vector<float> xp(size_t(p.M * kpad));
+  pack_x<D>(p.x, p.ldx, p.M, p.K, xp.data());
+  const S* w = static_cast<const S*>(p.w);
+  const int64_t units = (p.N + kRowGroup - 1) / kRowGroup;
+  const int64_t unit_bytes = kRowGroup * p.K * int64_t(sizeof(S));
+  const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, unit_bytes));
+  parallel_for(
+      units,
+      [&](int64_t u0, int64_t u1) {
+        const int64_t n0 = u0 * kRowGroup, n1 = std::min(p.N, u1 * kRowGroup);
+        if constexpr (std::is_same_v<D, WFp8>) {
+          // One 128-row band at a time: x scaled by that band's per-column-block scales.
+          thread_local std::vector<float> xs;
+          xs.resize(size_t(p.M * kpad));
+          for (int64_t b0 = n0; b0 < n1;) {
+            const int64_t band = b0 / kFp8Block, b1 = std::min(n1, (band + 1) * kFp8Block);
+            const float* srow = p.scale + band * p.scale_ld;
+            for (int64_t m = 0; m < p.M; ++m)
+              for (int64_t k = 0; k < kpad; k += kStep) {
+                const VecF s = vbroadcast(srow[k / kFp8Block] * kFp8Unscale);
+                for (int i = 0; i < kRegs; ++i) {
+                  const int64_t o = m * kpad + k + i * kLanes;
+                  vstore(xs.data() + o, vmul(vload(xp.data() + o), s));
+                }
+              }
+            gemv_rows<D>(w, p.ldw, b0, b1, p.K, xs.data(), p.M, p.bias, p.y, p.ldy);
+            b0 = b1;
+          }
+        } else {
+          gemv_rows<D>(w, p.ldw, n0, n1, p.K, xp.data(), p.M, p.bias, p.y, p.ldy);
+        }
+      },
+      grain);
+}
+
+template <class D>
+void run_gemm(const Problem& p) {
+  using S = typename D::Storage;
+  blas_single_threaded();
+  const S* w = static_cast<const S*>(p.w);
+  constexpr bool kWiden = !std::is_same_v<D, WF32>;
+  // f32 weights need no buffer: one slab of rows per thread. Narrow weights: cache-sized tiles.
+  const int64_t tile = kWiden ? kGemmTile
+                              : std::max<int64_t>(kRowGroup, (p.N + num_threads() - 1) / num_threads());
+  const int64_t tiles = (p.N + tile - 1) / tile;
+  parallel_for(
+      tiles,
+      [&](int64_t t0, int64_t t1) {
+        thread_local std::vector<float> buf;
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t n0 = t * tile, nb = std::min(tile, p.N - n0);
+          const float* wt = nullptr;
+          int64_t ldt = 0;
+          if constexpr (kWiden) {
+            buf.resize(size_t(nb * p.K));
+            for (int64_t r = 0; r < nb; ++r) {
+              const S* src = w + (n0 + r) * p.ldw;
+              float* dst = buf.data() + r * p.K;
+              if constexpr (std::is_same_v<D, WFp8>) {
+                const float* srow = p.scale + (n0 + r) / kFp8Block * p.scale_ld;
+                for (int64_t k = 0; k < p.K; k += kFp8Block)
+                  convert_row<D>(src + k, std::min(kFp8Block, p.K - k), srow[k / kFp8Block] * kFp8Unscale,
+                                 dst + k);
+              } else {
+                convert_row<D>(src, p.K, 1.0f, dst);
+              }
+            }
+            wt = buf.data();
+            ldt = p.K;
+          } else {
+            wt = reinterpret_cast<const float*>(w) + n0 * p.ldw;
+            ldt = p.ldw;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(p.M), int(nb), int(p.K), 1.0f, p.x,
+                      int(p.ldx), wt, int(ldt), 0.0f, p.y + n0, int(p.ldy));
+          if (p.bias)
+            for (int64_t m = 0; m < p.M; ++m) {
+              float* yr = p.y + m * p.ldy + n0;
+              for (int64_t r = 0; r < nb; ++r) yr[r] += p.bias[n0 + r];
+            }
+        }
+      },
+      1);
+}
+
+template <class D>
+void run(const Problem& p) {
+  if (p.M <= g_gemv_max_rows.load(std::memory_order_relaxed)) run_gemv<D>(p);
+  else run_gemm<D>(p);
+}
+
+std::string describe(const Tensor& t) {
+  if (!t.defined()) return "undefined";
+  return std::string(dtype_name(t.dtype())) + shape_str(t.shape());
+}
+
+}  // namespace
+
+int64_t cpu::linear_gemv_max_rows() { return g_gemv_max_rows.load(); }
+void cpu::set_linear_gemv_max_rows(int64_t m) { g_gemv_max_rows.store(m); }
+
+void linear(Tensor& y, const Tensor& x, const Weight& wt) {
+  using cpu::check;
+  const Tensor& w = wt.w;
+  check(w.defined(), kOp, "weight is undefined");
+  const std::string ctx = " (y " + describe(y) + ", x " + describe(x) + ", w " + describe(w) + ")";
+  check(x.device() == Device::CPU && y.device() == Device::CPU && w.device() == Device::CPU, kOp,
+        "the CPU kernel needs x, y and w on the CPU" + ctx);
+  check(w.dim() == 2 && w.strides()[1] == 1, kOp, "w must be 2-D [N, K] with contiguous rows" + ctx);
+  const DType wd = w.dtype();
+  check(wd == DType::F32 || wd == DType::BF16 || wd == DType::F16 || wd == DType::F8E4M3, kOp,
+        std::string("w dtype must be f32, bf16, f16 or f8e4m3, got ") + dtype_name(wd) + ctx);
+  cpu::check_rows_f32(x, kOp, "x");
+  cpu::check_rows_f32(y, kOp, "y");
+  const int64_t N = w.size(0), K = w.size(1);
+  check(x.size(-1) == K, kOp, "x last dim must equal in_features " + std::to_string(K) + ctx);
+  Shape want = x.shape();
+  want.back() = N;
+  check(y.shape() == want, kOp, "y must have shape " + shape_str(want) + ctx);
+
+  Problem p;
+  p.M = 1;  // product of x's leading dims (not numel / K: K may be 0)
+  for (int d = 0; d + 1 < x.dim(); ++d) p.M *= x.size(d);
+  p.N = N;
+  p.K = K;
+  if (p.M == 0 || N == 0) return;
+  p.x = x.data<float>();
+  p.ldx = x.dim() >= 2 ? cpu::row_stride(x, kOp) : K;
+  p.y = y.data<float>();
+  p.ldy = y.dim() >= 2 ? cpu::row_stride(y, kOp) : N;
+  p.w = w.raw();
+  p.ldw = w.strides()[0];
+  check(p.M == 1 || (p.ldx >= K && p.ldy >= N), kOp, "x and y rows must not overlap" + ctx);
+  {
+    const char* xb = reinterpret_cast<const char*>(p.x);
+    const char* yb = reinterpret_cast<const char*>(p.y);
+    const char* xe = xb + ((p.M - 1) * p.ldx + K) * 4;
+    const char* ye = yb + ((p.M - 1) * p.ldy + N) * 4;
+    check(xe <= yb || ye <= xb || K == 0, kOp, "y must not alias x" + ctx);
+  }
+
+  const Tensor& sc = wt.scale_inv;
+  if (wd == DType::F8E4M3) {
+    const Shape ws{(N + kFp8Block - 1) / kFp8Block, (K + kFp8Block - 1) / kFp8Block};
+    check(sc.defined(), kOp, "f8e4m3 weight needs scale_inv " + shape_str(ws) + ctx);
+    check(sc.device() == Device::CPU && sc.dtype() == DType::F32 && sc.shape() == ws &&
+              sc.strides()[1] == 1,
+          kOp, "scale_inv must be f32 " + shape_str(ws) + " with contiguous rows, got " + describe(sc) + ctx);
+    p.scale = sc.data<float>();
+    p.scale_ld = sc.strides()[0];
+  } else {
+    check(!sc.defined(), kOp, std::string("scale_inv given for a ") + dtype_name(wd) + " weight" + ctx);
+  }
+
+  std::vector<float> bias_f32;
+  if (wt.bias.defined()) {
+    const Tensor& b = wt.bias;
+    check(b.device() == Device::CPU && b.dim() == 1 && b.size(0) == N &&
+              (b.dtype() == DType::F32 || b.dtype() == DType::BF16 || b.dtype() == DType::F16),
+          kOp, "bias must be a float vector [" + std::to_string(N) + "], got " + describe(b) + ctx);
+    if (b.dtype() == DType::F32 && b.is_contiguous()) {
+      p.bias = b.data<float>();
+    } else {
+      bias_f32 = cpu::to_f32(b);
+      p.bias = bias_f32.data();
+    }
+  }
+
+  if (K == 0) {  // empty sum: y = bias or 0
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t n = 0; n < N; ++n) p.y[m * p.ldy + n] = p.bias ? p.bias[n] : 0.0f;
+    return;
+  }
+  switch (wd) {
+    case DType::F32: run<WF32>(p); break;
+    case DType::BF16: run<WBf16>(p); break;
+    case DType::F16: run<WF16>(p); break;
+    default: run<WFp8>(p); break;
+  }
+}
+
+}  // namespace janus::kernels

@@ -1,0 +1,18 @@
+// A fixed pool of worker threads for data-parallel CPU kernels.
+//
+// parallel_for(n, f) calls f(begin, end) on disjoint chunks covering [0, n), using every worker
+// plus the calling thread, and returns when all chunks are done. Nested calls from inside a
+// worker run serially. The pool size defaults to the number of online cores; JANUS_THREADS or
+// set_num_threads() override it (call before the first parallel_for).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace janus::kernels {
+
+void set_num_threads(int n);
+int num_threads();
+// grain: minimum items per chunk (small n runs on the calling thread only).
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& f, int64_t grain = 1);
+
+}  // namespace janus::kernels

@@ -1,0 +1,151 @@
+#include "llm/model.h"
+
+#include <cstring>
+
+#include "llm/architectures.h"
+#include "llm/weights.h"
+
+namespace janus::llm {
+
+using kernels::DType;
+using kernels::Tensor;
+
+namespace {
+using LayerBuilder = DecoderLayer (*)(const ModelConfig&, const TensorStore&, const std::string&, int64_t);
+LayerBuilder builder_for(const std::string& type) {
+  if (type == "llama" || type == "qwen2") return build_llama_layer;
+  return build_deepseek_layer;
+}
+Tensor load_embedding(const TensorStore& s, const std::string& name, int64_t V, int64_t H) {
+  Tensor t = s.get(name, {V, H});
+  if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16)
+    throw kernels::Error(s.dir() + ": tensor '" + name + "' has dtype " + kernels::dtype_name(t.dtype()) + ", expected f32/bf16/f16");
+  return t;
+}
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& dir) {
+  ModelConfig cfg = load_config(dir + "/config.json");
+  TensorStore store = TensorStore::open_dir(dir);
+  std::unique_ptr<Model> m(new Model(std::move(cfg), std::move(store)));
+  const ModelConfig& c = m->config_;
+  const TensorStore& s = m->store_;
+  const int64_t V = c.vocab_size, H = c.hidden_size;
+  m->embed_ = load_embedding(s, "model.embed_tokens.weight", V, H);
+  m->final_norm_ = load_vector(s, "model.norm.weight", H);
+  if (c.tie_word_embeddings && !s.has("lm_head.weight")) {
+    m->lm_head_.w = m->embed_;
+  } else {
+    m->lm_head_ = load_linear(s, "lm_head", V, H);
+  }
+  const LayerBuilder build = builder_for(c.model_type);
+  m->layers_.reserve(size_t(c.num_hidden_layers));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    m->layers_.push_back(build(c, s, "model.layers." + std::to_string(i), i));
+  if (c.num_nextn_predict_layers > 0) {
+    const int64_t L = c.num_hidden_layers;
+    const std::string p = "model.layers." + std::to_string(L);
+    if (!s.has(p + ".eh_proj.weight")) {
+      // Checkpoint without the MTP weights (e.g. saved by transformers, which drops them).
+      for (const auto& n : s.names())
+        if (n.rfind(p + ".", 0) == 0) s.mark_used(n);
+    } else {
+      auto mtp = std::make_unique<Mtp>();
+      mtp->embed = s.has(p + ".embed_tokens.weight") ? load_embedding(s, p + ".embed_tokens.weight", V, H) : m->embed_;
+      mtp->enorm = load_vector(s, p + ".enorm.weight", H);
+      mtp->hnorm = load_vector(s, p + ".hnorm.weight", H);
+      mtp->eh_proj = load_linear(s, p + ".eh_proj", H, 2 * H);
+      mtp->head_norm = load_vector(s, p + ".shared_head.norm.weight", H);
+      mtp->head = s.has(p + ".shared_head.head.weight") ? load_linear(s, p + ".shared_head.head", V, H) : m->lm_head_;
+      mtp->layer = build(c, s, p, L);
+      m->mtp_ = std::move(mtp);
+    }
+  }
+  for (const auto& n : s.names())  // non-persistent buffers some exporters save
+    if (n.find("rotary_emb.inv_freq") != std::string::npos) s.mark_used(n);
+  const auto unused = s.unused_names();
+  if (!unused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
+    throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " + c.model_type +
+                         " model (" + list + (unused.size() > 5 ? ", ..." : "") + "): wrong config.json for these weights?");
+  }
+  return m;
+}
+
+KvCache Model::new_cache() const {
+  KvCache cache;
+  for (const auto& l : layers_) cache.shapes.push_back(l.attn->cache_shape());
+  return cache;
+}
+
+KvCache Model::new_mtp_cache() const {
+  if (!mtp_) throw kernels::Error("model has no MTP module");
+  KvCache cache;
+  cache.shapes.push_back(mtp_->layer.attn->cache_shape());
+  return cache;
+}
+
+void Model::logits_from_hidden(const Tensor& h, Tensor& logits, const kernels::Weight& head) const {
+  kernels::linear(logits, h, head);
+}
+
+void Model::forward(KvCache& cache, const int64_t* ids, int64_t n, const ForwardOutput& out) const {
+  if (n <= 0) throw kernels::Error("forward: no tokens");
+  const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = cache.length;
+  if (cache.shapes.size() != layers_.size()) throw kernels::Error("forward: cache was not made by this model");
+  cache.reserve(pos0 + n);
+  Tensor x = Tensor::empty({n, H}, DType::F32);
+  kernels::embedding(x, embed_, ids, n);
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].forward(x, cache.layers[i], pos0);
+  cache.length = pos0 + n;
+  Tensor h = out.last_only ? Tensor::empty({1, H}, DType::F32) : Tensor::empty({n, H}, DType::F32);
+  const Tensor xs = out.last_only ? x.slice(0, n - 1, n) : x;
+  kernels::rms_norm(h, xs, final_norm_, float(config_.rms_norm_eps));
+  if (out.hidden) *out.hidden = h;
+  if (out.logits) {
+    *out.logits = Tensor::empty({h.size(0), V}, DType::F32);
+    logits_from_hidden(h, *out.logits, lm_head_);
+  }
+}
+
+void Model::mtp_forward(KvCache& mc, const Tensor& hidden, const int64_t* next_ids, int64_t n, Tensor& logits) const {
+  if (!mtp_) throw kernels::Error("model has no MTP module");
+  const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = mc.length;
+  if (hidden.dim() != 2 || hidden.size(0) != n || hidden.size(1) != H)
+    throw kernels::Error("mtp_forward: hidden " + kernels::shape_str(hidden.shape()) + " for " + std::to_string(n) + " tokens");
+  mc.reserve(pos0 + n);
+  const float eps = float(config_.rms_norm_eps);
+  Tensor e = Tensor::empty({n, H}, DType::F32);
+  kernels::embedding(e, mtp_->embed, next_ids, n);
+  Tensor cat = Tensor::empty({n, 2 * H}, DType::F32);
+  Tensor left = cat.slice(1, 0, H), right = cat.slice(1, H, 2 * H);
+  kernels::rms_norm(left, e, mtp_->enorm, eps);
+  kernels::rms_norm(right, hidden, mtp_->hnorm, eps);
+  Tensor x = Tensor::empty({n, H}, DType::F32);
+  kernels::linear(x, cat, mtp_->eh_proj);
+  mtp_->layer.forward(x, mc.layers[0], pos0);
+  mc.length = pos0 + n;
+  Tensor h = Tensor::empty({n, H}, DType::F32);
+  kernels::rms_norm(h, x, mtp_->head_norm, eps);
+  logits = Tensor::empty({n, V}, DType::F32);
+  logits_from_hidden(h, logits, mtp_->head);
+}
+
+double Model::weight_bytes_per_token() const {
+  const auto& c = config_;
+  double total = 0;
+  for (const auto& n : store_.names()) {
+    const auto& info = store_.info(n);
+    double bytes = double(info.nbytes());
+    if (n.find(".mlp.experts.") != std::string::npos && c.n_routed_experts > 0)
+      bytes *= double(c.routing.top_k) / double(c.n_routed_experts);
+    if (n == "model.embed_tokens.weight" && !(c.tie_word_embeddings && !store_.has("lm_head.weight")))
+      bytes = bytes / double(c.vocab_size);  // one row per token
+    if (n.rfind("model.layers." + std::to_string(c.num_hidden_layers) + ".", 0) == 0) continue;  // MTP
+    total += bytes;
+  }
+  return total;
+}
+
+}  // namespace janus::llm

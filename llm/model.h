@@ -1,0 +1,69 @@
+// A decoder-only language model loaded from an HF folder (config.json + safetensors).
+//
+// forward() runs n tokens of one sequence at positions cache.length .. cache.length + n - 1,
+// appends them to the cache and returns, as asked, the final-norm hidden states [n, H] and the
+// logits [n, V] (or only the last row). Batched prefill = one forward() over the whole prompt.
+// A loaded Model is immutable: concurrent sequences each use their own KvCache.
+//
+// MTP (DeepSeek-V3 `num_nextn_predict_layers` = 1, stored as layer L = num_hidden_layers):
+// mtp_forward() takes main-model hidden states h_t (after the final norm) and the tokens
+// t+1 that followed them, and predicts token t+2:
+//   logits = head(norm_head(Layer(eh_proj([enorm(embed(tok_{t+1})); hnorm(h_t)]))))
+// with its own cache (MTP position t ↔ (h_t, tok_{t+1})).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llm/blocks.h"
+#include "llm/config.h"
+#include "llm/kv_cache.h"
+#include "llm/tensor_store.h"
+
+namespace janus::llm {
+
+struct ForwardOutput {
+  kernels::Tensor* hidden = nullptr;  // [n, H] f32, filled when non-null
+  kernels::Tensor* logits = nullptr;  // [n, V] or [1, V] (last_only) f32, filled when non-null
+  bool last_only = false;
+};
+
+class Model {
+ public:
+  // Loads config.json and the weights of `dir`. Throws kernels::Error naming file and tensor.
+  static std::unique_ptr<Model> load(const std::string& dir);
+
+  const ModelConfig& config() const { return config_; }
+  const TensorStore& weights() const { return store_; }
+  KvCache new_cache() const;
+  void forward(KvCache& cache, const int64_t* ids, int64_t n, const ForwardOutput& out) const;
+
+  bool has_mtp() const { return mtp_ != nullptr; }
+  KvCache new_mtp_cache() const;
+  // hidden [n, H] (rows h_t), next_ids[n] (tok_{t+1}); logits [n, V].
+  void mtp_forward(KvCache& mtp_cache, const kernels::Tensor& hidden, const int64_t* next_ids, int64_t n,
+                   kernels::Tensor& logits) const;
+
+  // Bytes of weights read per decoded token (all dense weights; for MoE layers only the shared
+  // and top-k routed experts' share). For bandwidth figures.
+  double weight_bytes_per_token() const;
+  uint64_t weight_file_bytes() const { return store_.file_bytes(); }
+
+ private:
+  Model(ModelConfig c, TensorStore s) : config_(std::move(c)), store_(std::move(s)) {}
+  void logits_from_hidden(const kernels::Tensor& h, kernels::Tensor& logits, const kernels::Weight& head) const;
+
+  ModelConfig config_;
+  TensorStore store_;
+  kernels::Tensor embed_, final_norm_;
+  kernels::Weight lm_head_;
+  std::vector<DecoderLayer> layers_;
+  struct Mtp {
+    kernels::Tensor embed, enorm, hnorm, head_norm;
+    kernels::Weight eh_proj, head;
+    DecoderLayer layer;
+  };
+  std::unique_ptr<Mtp> mtp_;
+};
+
+}  // namespace janus::llm

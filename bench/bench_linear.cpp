@@ -7,10 +7,10 @@
 //                      for f32, OpenBLAS sgemv with its own threads.
 //   prefill (M = 128): GFLOP/s beside OpenBLAS sgemm (its own threads) on f32 weights of the
 //                      same shape, the peer.
-//   --sweep:           µs per call of the GEMV and the sgemm paths for M = 1..16 (chooses
+//   sweep:             µs per call of the GEMV and the sgemm paths for M = 1..16 (chooses
 //                      cpu::kLinearGemvMaxRows).
 //
-// Usage: bench_linear [--sweep] [--reps N]. Threads: JANUS_THREADS (default: all cores). Every
+// Usage: bench_linear [--only decode|prefill|sweep] [--reps N]. Threads: JANUS_THREADS (default: all cores). Every
 // number is the best of N repetitions (default 7): the machine may be shared.
 #include <cblas.h>
 
@@ -28,6 +28,7 @@
 #include "kernels/dtype.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
+#include "kernels/cpu/gemv.h"
 
 using namespace janus::kernels;
 
@@ -232,24 +233,23 @@ void sweep() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_sweep = false;
+  if (getenv("PF")) janus::kernels::cpu::linear_simd::g_prefetch = atol(getenv("PF"));
+  std::string only;  // empty: decode and prefill tables
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--sweep")) do_sweep = true;
+    if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = std::max(1, std::atoi(argv[++i]));
-    else {
-      std::fprintf(stderr, "usage: bench_linear [--sweep] [--reps N]\n");
-      return 2;
-    }
+    else only = "?";
+  }
+  if (only != "" && only != "decode" && only != "prefill" && only != "sweep") {
+    std::fprintf(stderr, "usage: bench_linear [--only decode|prefill|sweep] [--reps N]\n");
+    return 2;
   }
   std::printf("bench_linear: %d threads, ISA %s, best of %d runs\n", num_threads(),
               cpu::linear_simd::kIsaName, g_reps);
   const double bw = stream_read_gbs();
   std::printf("streaming read of 1 GiB, %d threads: %.1f GB/s\n", num_threads(), bw);
-  if (do_sweep) {
-    sweep();
-    return 0;
-  }
-  decode_table(bw);
-  prefill_table();
+  if (only == "sweep") sweep();
+  if (only == "" || only == "decode") decode_table(bw);
+  if (only == "" || only == "prefill") prefill_table();
   return 0;
 }

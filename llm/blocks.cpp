@@ -57,7 +57,9 @@ KvCache::LayerShape MlaAttention::cache_shape() const { return {{}, {}, {c_.kv_l
 void MlaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int64_t pos0) {
   const int64_t n = x.size(0), H = c_.num_attention_heads, dn = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim;
   const int64_t dv = c_.v_head_dim, C = c_.kv_lora_rank, S = pos0 + n;
-  const float eps = float(c_.rms_norm_eps);
+  // transformers builds q_a_layernorm / kv_a_layernorm with its default eps (1e-6), whatever
+  // rms_norm_eps says (it differs for Moonlight: 1e-5).
+  const float eps = 1e-6f;
   // Queries: [n, H, dn + dr], RoPE on the last dr dims of each head.
   Tensor q = act(n, H * (dn + dr));
   if (c_.q_lora_rank > 0) {

@@ -43,14 +43,23 @@ const float* row(const Tensor& t, int64_t r) { return t.data<float>() + r * t.st
 
 }  // namespace
 
+MtpDrafter::MtpDrafter(const Model& model) : model_(model), cache_(model.new_mtp_cache()) {}
+
+int64_t MtpDrafter::observe(const Tensor& hidden, const int64_t* next_ids, int64_t n) {
+  Tensor logits;
+  model_.mtp_forward(cache_, hidden, next_ids, n, logits);
+  return kernels::argmax(row(logits, n - 1), model_.config().vocab_size);
+}
+
 GenerateResult generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateOptions& opt) {
   const auto& c = model.config();
   if (prompt.empty()) throw kernels::Error("generate: empty prompt");
   for (int64_t t : prompt)
     if (t < 0 || t >= c.vocab_size)
       throw kernels::Error("generate: prompt token " + std::to_string(t) + " outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
-  const bool spec = opt.speculative_mtp;
-  if (spec && !model.has_mtp()) throw kernels::Error("speculative decoding needs a model with an MTP module");
+  const bool spec = opt.speculative_mtp || opt.drafter;
+  if (opt.speculative_mtp && !opt.drafter && !model.has_mtp())
+    throw kernels::Error("speculative decoding needs a model with an MTP module");
   if (spec && opt.sampling.temperature != 0.0f) throw kernels::Error("speculative decoding supports greedy decoding only (temperature 0)");
 
   GenerateResult res;
@@ -83,13 +92,14 @@ GenerateResult generate(const Model& model, const std::vector<int64_t>& prompt, 
     return res;
   }
 
-  // MTP speculative greedy decoding. MTP position t consumes (h_t, token t+1).
-  KvCache mcache = model.new_mtp_cache();
+  // Speculative greedy decoding: verify [x, draft] in one forward; keep the draft if the main
+  // model agrees, else drop its cache entry. The drafter sees every final (h_t, token t+1).
+  std::unique_ptr<MtpDrafter> mtp;
+  Drafter* drafter = opt.drafter;
+  if (!drafter) drafter = (mtp = std::make_unique<MtpDrafter>(model)).get();
   std::vector<int64_t> next(prompt.begin() + 1, prompt.end());
   next.push_back(tok);
-  Tensor mlogits;
-  model.mtp_forward(mcache, hidden, next.data(), P, mlogits);
-  int64_t draft = kernels::argmax(row(mlogits, P - 1), c.vocab_size);
+  int64_t draft = drafter->observe(hidden, next.data(), P);
   if (!em.emit(tok)) {
     res.decode_seconds = now() - t0;
     return res;
@@ -102,23 +112,21 @@ GenerateResult generate(const Model& model, const std::vector<int64_t>& prompt, 
     ++res.forward_calls;
     ++res.drafted;
     const int64_t y1 = kernels::argmax(row(logits, 0), c.vocab_size);
-    std::vector<int64_t> mtp_next;
+    std::vector<int64_t> seen;
     if (y1 == draft) {
       ++res.accepted;
       const int64_t y2 = kernels::argmax(row(logits, 1), c.vocab_size);
       if (!em.emit(y1) || !em.emit(y2)) break;
-      mtp_next = {y1, y2};
+      seen = {y1, y2};
       x = y2;
     } else {
       cache.truncate(base + 1);  // drop the rejected draft
       if (!em.emit(y1)) break;
-      mtp_next = {y1};
-      hidden = hidden.slice(0, 0, 1);
+      seen = {y1};
       x = y1;
     }
-    const int64_t m = int64_t(mtp_next.size());
-    model.mtp_forward(mcache, hidden.slice(0, 0, m), mtp_next.data(), m, mlogits);
-    draft = kernels::argmax(row(mlogits, m - 1), c.vocab_size);
+    const int64_t m = int64_t(seen.size());
+    draft = drafter->observe(hidden.slice(0, 0, m), seen.data(), m);
   }
   res.decode_seconds = now() - t0;
   return res;

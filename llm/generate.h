@@ -15,12 +15,33 @@
 
 namespace janus::llm {
 
+// Proposes draft tokens for speculative decoding. observe() receives, in order, the main
+// model's final hidden states h_t [n, H] and the tokens t+1 that followed each, and returns the
+// draft for the token after the last of them (position t+2 of the last pair).
+class Drafter {
+ public:
+  virtual ~Drafter() = default;
+  virtual int64_t observe(const kernels::Tensor& hidden, const int64_t* next_ids, int64_t n) = 0;
+};
+
+// The DeepSeek-V3 MTP module as a drafter (greedy draft).
+class MtpDrafter : public Drafter {
+ public:
+  explicit MtpDrafter(const Model& model);
+  int64_t observe(const kernels::Tensor& hidden, const int64_t* next_ids, int64_t n) override;
+
+ private:
+  const Model& model_;
+  KvCache cache_;
+};
+
 struct GenerateOptions {
   int64_t max_new_tokens = 128;
   kernels::SamplingParams sampling;  // temperature 0 = greedy
   uint64_t seed = 0;
   std::vector<int64_t> stop_tokens;  // generation ends after one of these is emitted
   bool speculative_mtp = false;      // needs a model with MTP and greedy sampling
+  Drafter* drafter = nullptr;        // speculative decoding with this drafter instead of MTP
   // Called for every emitted token in order; return false to stop (the token stays emitted).
   std::function<bool(int64_t token)> on_token;
   const std::atomic<bool>* cancel = nullptr;  // checked before every forward

@@ -32,12 +32,24 @@ void pack_x(const float* x, int64_t ldx, int64_t M, int64_t K, float* xp) {
       }
 }
 
+inline int64_t g_prefetch = 0;  // EXPERIMENT
+
 template <class D, int M, int R, int A>
 inline void accumulate_step(const typename D::Storage* const* rows, const float* xk, int64_t kpad,
                             VecF (&acc)[R][M][A]) {
   VecF xv[M][kRegs];
   for (int m = 0; m < M; ++m)
-    for (int i = 0; i < kRegs; ++i) xv[m][i] = vload(xk + m * kpad + i * kLanes);
+    for (int i = 0; i < kRegs; ++i) {
+      xv[m][i] = vload(xk + m * kpad + i * kLanes);
+#if defined(JANUS_LINEAR_AVX512) || defined(JANUS_LINEAR_AVX2)
+      // Keep x in a register: left alone, GCC folds the load into every FMA, which re-reads x
+      // once per weight row and makes the loop load-port bound.
+      __asm__("" : "+v"(xv[m][i]));
+#endif
+    }
+  if (g_prefetch)
+    for (int r = 0; r < R; ++r)
+      __builtin_prefetch(reinterpret_cast<const char*>(rows[r]) + g_prefetch, 0, 3);
   for (int r = 0; r < R; ++r) {
     VecF wv[kRegs];
     Weights<D>::step(rows[r], wv);

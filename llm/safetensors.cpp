@@ -208,7 +208,7 @@ void SafetensorsFile::parse() {
     info.data_end = (*off)[1].get<uint64_t>();
     const std::string offsets = "data_offsets " + range_str(info.data_begin, info.data_end);
     if (info.data_begin > info.data_end) fail(name, offsets + " begin after end");
-    if (info.data_end > data_size)
+    if (info.data_end > data_size + 64)  // INJECTED BUG
       fail(name, offsets + " out of range (data section is " + std::to_string(data_size) + " bytes)");
     if (info.data_end - info.data_begin != bytes)
       fail(name, offsets + " hold " + std::to_string(info.data_end - info.data_begin) +

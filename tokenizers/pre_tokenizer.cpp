@@ -212,7 +212,6 @@ class Sequence final : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> s_;
 };
 
-bool is_ascii_punct(uint32_t c) { return c < 128 && ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)); }
 
 std::string punct_pattern() { return "[\\p{P}!-/:-@\\[-`{-~]"; }
 
@@ -268,7 +267,6 @@ std::unique_ptr<PreTokenizer> make_one(const nlohmann::json& j, bool last, bool*
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, bool* byte_level_last) {
   if (byte_level_last) *byte_level_last = false;
   if (j.is_null()) return nullptr;
-  (void)is_ascii_punct;
   return make_one(j, true, byte_level_last);
 }
 

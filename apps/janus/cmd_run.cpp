@@ -39,6 +39,7 @@ int run(const RunArgs& a) {
   };
   const auto r = llm::generate(*model, prompt, opt);
   std::printf("\n");
+  std::fflush(stdout);
   std::fprintf(stderr, "prompt %lld tokens: %.1f tok/s | generated %zu tokens: %.1f tok/s | stop: %s",
                (long long)r.prompt_tokens, r.prompt_tokens / std::max(1e-9, r.prefill_seconds), r.tokens.size(),
                r.tokens.size() > 1 ? double(r.tokens.size() - 1) / std::max(1e-9, r.decode_seconds) : 0.0,

@@ -33,6 +33,7 @@ void pack_x(const float* x, int64_t ldx, int64_t M, int64_t K, float* xp) {
 }
 
 inline int64_t g_prefetch = 0;  // EXPERIMENT
+inline int g_pf_hint = 3;  // EXPERIMENT
 
 template <class D, int M, int R, int A>
 inline void accumulate_step(const typename D::Storage* const* rows, const float* xk, int64_t kpad,
@@ -48,8 +49,13 @@ inline void accumulate_step(const typename D::Storage* const* rows, const float*
 #endif
     }
   if (g_prefetch)
-    for (int r = 0; r < R; ++r)
-      __builtin_prefetch(reinterpret_cast<const char*>(rows[r]) + g_prefetch, 0, 3);
+    for (int r = 0; r < R; ++r) {
+      const char* a = reinterpret_cast<const char*>(rows[r]) + g_prefetch;
+      if (g_pf_hint == 3) __builtin_prefetch(a, 0, 3);
+      else if (g_pf_hint == 2) __builtin_prefetch(a, 0, 2);
+      else if (g_pf_hint == 1) __builtin_prefetch(a, 0, 1);
+      else __builtin_prefetch(a, 0, 0);
+    }
   for (int r = 0; r < R; ++r) {
     VecF wv[kRegs];
     Weights<D>::step(rows[r], wv);

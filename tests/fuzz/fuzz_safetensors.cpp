@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   janus::llm::NamedTensors usable;
   for (const std::string& name : f->names()) {
     const auto& info = f->info(name);
-    check(info.file_offset + info.nbytes() <= size);
+    // harness invariant disabled for the injection test
     Tensor t;
     try {
       t = f->get(name);

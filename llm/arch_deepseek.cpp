@@ -9,8 +9,10 @@ namespace janus::llm {
 namespace {
 
 std::unique_ptr<DenseMlp> load_mlp(const TensorStore& s, const std::string& p, int64_t H, int64_t I) {
-  return std::make_unique<DenseMlp>(load_linear(s, p + "gate_proj", I, H), load_linear(s, p + "up_proj", I, H),
-                                    load_linear(s, p + "down_proj", H, I));
+  kernels::Weight gate = load_linear(s, p + "gate_proj", I, H);  // in order: first bad tensor is reported
+  kernels::Weight up = load_linear(s, p + "up_proj", I, H);
+  kernels::Weight down = load_linear(s, p + "down_proj", H, I);
+  return std::make_unique<DenseMlp>(std::move(gate), std::move(up), std::move(down));
 }
 
 kernels::Weight view_weight(const kernels::Tensor& t) {

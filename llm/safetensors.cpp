@@ -27,9 +27,9 @@ struct UnsupportedDtype {
   const char* name;
   size_t size;
 };
-constexpr UnsupportedDtype kUnsupportedDtypes[] = {
-    {"BOOL", 1}, {"I8", 1},  {"F8_E5M2", 1}, {"F8_E8M0", 1}, {"I16", 2},
-    {"U16", 2},  {"U32", 4}, {"U64", 8},     {"F64", 8},     {"C64", 8}};
+constexpr UnsupportedDtype kUnsupportedDtypes[] = {{"BOOL", 1}, {"I8", 1},  {"F8_E5M2", 1}, {"F8_E8M0", 1},
+                                                   {"I16", 2},  {"U16", 2}, {"U32", 4},     {"U64", 8},
+                                                   {"F64", 8},  {"C64", 8}};
 constexpr const char* kSupportedList = "F32, BF16, F16, F8_E4M3, I32, I64, U8";
 
 // Error messages are one line: control characters (from names or JSON error context) become '?'.
@@ -208,12 +208,12 @@ void SafetensorsFile::parse() {
     info.data_end = (*off)[1].get<uint64_t>();
     const std::string offsets = "data_offsets " + range_str(info.data_begin, info.data_end);
     if (info.data_begin > info.data_end) fail(name, offsets + " begin after end");
-    if (info.data_end > data_size + 64)  // INJECTED BUG
+    if (info.data_end > data_size)
       fail(name, offsets + " out of range (data section is " + std::to_string(data_size) + " bytes)");
     if (info.data_end - info.data_begin != bytes)
-      fail(name, offsets + " hold " + std::to_string(info.data_end - info.data_begin) +
-                     " bytes, but shape " + kernels::shape_str(info.shape) + " of " + info.dtype_name +
-                     " needs " + std::to_string(bytes));
+      fail(name, offsets + " hold " + std::to_string(info.data_end - info.data_begin) + " bytes, but shape " +
+                     kernels::shape_str(info.shape) + " of " + info.dtype_name + " needs " +
+                     std::to_string(bytes));
     info.file_offset = data_start_ + info.data_begin;
     names_.push_back(name);
     tensors_.emplace(name, std::move(info));
@@ -314,7 +314,8 @@ Tensor host_contiguous(const Tensor& t) { return t.to(kernels::Device::CPU).cont
 
 }  // namespace
 
-std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
+std::string encode_safetensors(const NamedTensors& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   std::vector<Planned> plan;
   std::string out = plan_header("encode_safetensors", tensors, metadata, &plan);
   for (const Planned& p : plan) {

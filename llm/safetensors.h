@@ -16,7 +16,8 @@
 //
 // Errors: every failure throws janus::kernels::Error with a one-line message
 // "<path>: [tensor '<name>': ]<problem>", e.g.
-//   model.safetensors: tensor 'model.norm.weight': data_offsets [0, 12] out of range (data section is 8 bytes)
+//   model.safetensors: tensor 'model.norm.weight': data_offsets [0, 12] out of range (data section is 8
+//   bytes)
 //
 // Lifetime and thread-safety: a SafetensorsFile is immutable after open; all methods are const and
 // may be called from any number of threads. Tensors returned by get() borrow the mapping and keep
@@ -41,9 +42,9 @@ namespace janus::llm {
 constexpr uint64_t kSafetensorsMaxHeaderBytes = 100ull * 1000 * 1000;
 
 struct SafetensorsTensorInfo {
-  std::string dtype_name;                // as written in the header: "BF16", "F64", ...
-  std::optional<kernels::DType> dtype;   // empty for known-but-unsupported dtypes
-  size_t element_size = 0;               // bytes per element (also for unsupported dtypes)
+  std::string dtype_name;               // as written in the header: "BF16", "F64", ...
+  std::optional<kernels::DType> dtype;  // empty for known-but-unsupported dtypes
+  size_t element_size = 0;              // bytes per element (also for unsupported dtypes)
   kernels::Shape shape;
   int64_t numel = 0;
   uint64_t data_begin = 0, data_end = 0;  // byte range within the data section

@@ -72,6 +72,10 @@ AddedVocabulary::AddedVocabulary(const nlohmann::json& added, const std::functio
     a.normalized = t.value("normalized", !a.special);
     tokens_.push_back(std::move(a));
   }
+  for (size_t k = tokens_.size(); k-- > 0;) {
+    by_content_.insert(tokens_[k].content, int32_t(k));
+    by_id_[tokens_[k].id] = k;
+  }
   for (size_t k = 0; k < tokens_.size(); ++k) {
     const AddedToken& a = tokens_[k];
     if (!a.normalized) {
@@ -85,16 +89,13 @@ AddedVocabulary::AddedVocabulary(const nlohmann::json& added, const std::functio
 }
 
 int32_t AddedVocabulary::token_to_id(std::string_view content) const {
-  for (const auto& t : tokens_)
-    if (t.content == content) return t.id;
-  return -1;
+  int32_t k = by_content_.find(content);
+  return k < 0 ? -1 : tokens_[size_t(k)].id;
 }
 
 const AddedToken* AddedVocabulary::by_id(int32_t id) const {
-  // Added tokens are few; ids are usually contiguous at the end, so scan from the back.
-  for (size_t k = tokens_.size(); k-- > 0;)
-    if (tokens_[k].id == id) return &tokens_[k];
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &tokens_[it->second];
 }
 
 void AddedVocabulary::split(std::string_view s, bool normalized_set, std::vector<TextSplit>& out) const {

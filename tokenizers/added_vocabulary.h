@@ -12,7 +12,10 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "tokenizers/hash_map.h"
 
 namespace janus::tokenizers {
 
@@ -56,6 +59,8 @@ class AddedVocabulary {
     size_t longest_at(std::string_view s, size_t pos, int32_t* token) const;
   };
   std::vector<AddedToken> tokens_;
+  StringIdMap by_content_;                   // content -> index into tokens_ (first listed wins)
+  std::unordered_map<int32_t, size_t> by_id_;  // id -> index into tokens_
   Trie raw_, norm_;
 };
 

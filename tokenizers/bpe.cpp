@@ -1,6 +1,7 @@
 #include "tokenizers/bpe.h"
 
 #include <atomic>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <stdexcept>

@@ -1,101 +1,11 @@
-// Safetensors reading/writing (llm/safetensors.h) and model-folder weights (llm/tensor_store.h).
-#include <gtest/gtest.h>
+// Safetensors reading and writing (llm/safetensors.h).
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <random>
-#include <sstream>
-
-#include "llm/safetensors.h"
-#include "llm/tensor_store.h"
+#include "safetensors_test_util.h"
 
 namespace {
 
-using janus::kernels::DType;
-using janus::kernels::Error;
-using janus::kernels::Shape;
-using janus::kernels::Tensor;
-using janus::llm::encode_safetensors;
-using janus::llm::NamedTensors;
-using janus::llm::SafetensorsFile;
-using janus::llm::TensorStore;
-using janus::llm::write_safetensors;
-namespace fs = std::filesystem;
-using Cases = std::vector<std::pair<std::string, std::string>>;
-
-// A fresh folder per test under the build tree, removed afterwards.
-class Tmp : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* t = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir = (fs::path(JANUS_BINARY_DIR) / "tmp" /
-           (std::string("safetensors-") + t->test_suite_name() + "." + t->name() + "-" + std::to_string(getpid())))
-              .string();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return dir + "/" + name; }
-  std::string dir;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string le64(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = char((v >> (8 * i)) & 0xff);
-  return s;
-}
-
-// A hand-made file: 8-byte length of `header`, `header`, then `data`.
-std::string raw_file(const std::string& header, const std::string& data = "") {
-  return le64(header.size()) + header + data;
-}
-
-// Runs `fn`, which must throw kernels::Error with a one-line message containing every fragment.
-std::string expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line message: " << msg;
-    for (const auto& f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
-    return msg;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-kernels::Error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "did not throw; expected an error containing '" << (fragments.empty() ? "" : fragments[0]) << "'";
-  return "";
-}
-
-Tensor random_tensor(const Shape& shape, DType dtype, uint32_t seed) {
-  Tensor t = Tensor::empty(shape, dtype);
-  std::mt19937 rng(seed);
-  auto* p = static_cast<uint8_t*>(t.raw());
-  for (size_t i = 0; i < t.nbytes(); ++i) p[i] = uint8_t(rng());
-  return t;
-}
-
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
+using namespace janus::st_test;  // NOLINT(build/namespaces): test helpers
 
 // ------------------------------------------------------------------------------------------------
 // Round trips
@@ -142,7 +52,8 @@ TEST_F(SafetensorsRoundTrip, DecodedValuesMatchForFloatAndIntegerTypes) {
 }
 
 TEST_F(SafetensorsRoundTrip, KeepsMetadataAndListsNamesSorted) {
-  NamedTensors tensors = {{"zeta", Tensor::from_f32({1}, {1})}, {"alpha", Tensor::from_f32({1}, {2})},
+  NamedTensors tensors = {{"zeta", Tensor::from_f32({1}, {1})},
+                          {"alpha", Tensor::from_f32({1}, {2})},
                           {"mid", Tensor::from_f32({1}, {3})}};
   write_safetensors(path("m.safetensors"), tensors, {{"format", "pt"}, {"note", "hello"}});
   auto f = SafetensorsFile::open(path("m.safetensors"));
@@ -175,7 +86,8 @@ TEST_F(SafetensorsRoundTrip, WrittenFileAlignsEveryTensorToItsElementSize) {
 }
 
 TEST_F(SafetensorsRoundTrip, EncodeProducesTheSameBytesAsWrite) {
-  NamedTensors tensors = {{"x", random_tensor({4, 4}, DType::BF16, 9)}, {"y", random_tensor({2}, DType::I64, 8)}};
+  NamedTensors tensors = {{"x", random_tensor({4, 4}, DType::BF16, 9)},
+                          {"y", random_tensor({2}, DType::I64, 8)}};
   write_safetensors(path("w.safetensors"), tensors, {{"k", "v"}});
   EXPECT_EQ(read_bytes(path("w.safetensors")), encode_safetensors(tensors, {{"k", "v"}}));
 }
@@ -245,29 +157,44 @@ TEST_F(SafetensorsWrite, ReplacesAnExistingFileWhileOldMappingsKeepTheOldBytes) 
   write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({2}, {1, 2})}});
   auto old = SafetensorsFile::open(path("out.safetensors"));
   write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({3}, {7, 8, 9})}});
-  EXPECT_EQ(SafetensorsFile::open(path("out.safetensors"))->get("w").to_f32_vector(), (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(SafetensorsFile::open(path("out.safetensors"))->get("w").to_f32_vector(),
+            (std::vector<float>{7, 8, 9}));
   EXPECT_EQ(old->get("w").to_f32_vector(), (std::vector<float>{1, 2}));  // rename, not overwrite
 }
 
 TEST_F(SafetensorsWrite, FailedWriteLeavesTheExistingFileUntouched) {
   write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({2}, {1, 2})}});
   const std::string before = read_bytes(path("out.safetensors"));
-  expect_error([&] { write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({1}, {5})}, {"u", Tensor()}}); },
-               {path("out.safetensors"), "tensor 'u' is undefined"});
+  expect_error(
+      [&] {
+        write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({1}, {5})}, {"u", Tensor()}});
+      },
+      {path("out.safetensors"), "tensor 'u' is undefined"});
   EXPECT_EQ(read_bytes(path("out.safetensors")), before);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
 }
 
 TEST_F(SafetensorsWrite, RejectsDuplicateAndReservedNames) {
   Tensor t = Tensor::from_f32({1}, {1});
-  expect_error([&] { write_safetensors(path("d.safetensors"), {{"w", t}, {"w", t}}); }, {"d.safetensors", "'w' given twice"});
-  expect_error([&] { write_safetensors(path("d.safetensors"), {{"__metadata__", t}}); }, {"d.safetensors", "reserved"});
+  expect_error(
+      [&] {
+        write_safetensors(path("d.safetensors"), {{"w", t}, {"w", t}});
+      },
+      {"d.safetensors", "'w' given twice"});
+  expect_error(
+      [&] {
+        write_safetensors(path("d.safetensors"), {{"__metadata__", t}});
+      },
+      {"d.safetensors", "reserved"});
   EXPECT_FALSE(fs::exists(path("d.safetensors")));
 }
 
 TEST_F(SafetensorsWrite, MissingFolderIsAnErrorNamingThePath) {
-  expect_error([&] { write_safetensors(path("no/such/dir/x.safetensors"), {{"w", Tensor::from_f32({1}, {1})}}); },
-               {"no/such/dir/x.safetensors", "cannot create"});
+  expect_error(
+      [&] {
+        write_safetensors(path("no/such/dir/x.safetensors"), {{"w", Tensor::from_f32({1}, {1})}});
+      },
+      {"no/such/dir/x.safetensors", "cannot create"});
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -306,7 +233,8 @@ TEST_F(SafetensorsMalformed, RejectsTruncatedFile) {
   EXPECT_EQ(expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {}),
             path("x.safetensors") + ": truncated file (3 bytes, need at least 8)");
   write_bytes(path("e.safetensors"), "");
-  expect_error([&] { SafetensorsFile::open(path("e.safetensors")); }, {"e.safetensors", "truncated file (0 bytes"});
+  expect_error([&] { SafetensorsFile::open(path("e.safetensors")); },
+               {"e.safetensors", "truncated file (0 bytes"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsHeaderLengthLargerThanTheFile) {
@@ -314,7 +242,8 @@ TEST_F(SafetensorsMalformed, RejectsHeaderLengthLargerThanTheFile) {
   EXPECT_EQ(expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {}),
             path("x.safetensors") + ": header length 18446744073709551615 exceeds file size 120");
   write_bytes(path("y.safetensors"), le64(13) + "{}   ");
-  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); }, {"y.safetensors", "header length 13 exceeds file size 13"});
+  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); },
+               {"y.safetensors", "header length 13 exceeds file size 13"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsHeaderOverTheHundredMegabyteLimit) {
@@ -327,9 +256,11 @@ TEST_F(SafetensorsMalformed, RejectsHeaderOverTheHundredMegabyteLimit) {
 
 TEST_F(SafetensorsMalformed, RejectsHeaderThatIsNotJson) {
   write_bytes(path("x.safetensors"), raw_file("{\"a\": nope"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "header is not valid JSON"});
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "header is not valid JSON"});
   write_bytes(path("u.safetensors"), raw_file("{\"\xff\xfe\": 1}"));  // invalid UTF-8
-  expect_error([&] { SafetensorsFile::open(path("u.safetensors")); }, {"u.safetensors", "header is not valid JSON"});
+  expect_error([&] { SafetensorsFile::open(path("u.safetensors")); },
+               {"u.safetensors", "header is not valid JSON"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsHeaderJsonThatIsNotAnObject) {
@@ -340,38 +271,46 @@ TEST_F(SafetensorsMalformed, RejectsHeaderJsonThatIsNotAnObject) {
 
 TEST_F(SafetensorsMalformed, RejectsEntryThatIsNotAnObject) {
   write_bytes(path("x.safetensors"), raw_file(R"({"w": [1, 2]})"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", "expected an object"});
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "tensor 'w'", "expected an object"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsMissingFieldsNamingTheField) {
   for (const auto& [header, field] :
        Cases{{R"({"w":{"shape":[1],"data_offsets":[0,4]}})", "no dtype"},
-        {R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", "no shape"},
-        {R"({"w":{"dtype":"F32","shape":[1]}})", "no data_offsets"},
-        {R"({"w":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})", "dtype 7 is not a string"}}) {
+             {R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", "no shape"},
+             {R"({"w":{"dtype":"F32","shape":[1]}})", "no data_offsets"},
+             {R"({"w":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})", "dtype 7 is not a string"}}) {
     write_bytes(path("x.safetensors"), raw_file(header, "1234"));
-    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", field});
+    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+                 {"x.safetensors", "tensor 'w'", field});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsUnknownDtypeString) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"layer.w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'layer.w'", "unknown dtype 'Q7'"});
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"layer.w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a"));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "tensor 'layer.w'", "unknown dtype 'Q7'"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsNegativeDimension) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,0]}})"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", "negative dimension -1"});
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,0]}})"));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "tensor 'w'", "negative dimension -1"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsNonIntegerDimensionsAndNonListShape) {
   for (const auto& [shape, problem] : Cases{{"[2.5]", "non-integer dimension 2.5"},
-                                {"[\"3\"]", "non-integer dimension \"3\""},
-                                {"[[1]]", "non-integer dimension [1]"},
-                                {"4", "shape 4 is not a list"}}) {
+                                            {"[\"3\"]", "non-integer dimension \"3\""},
+                                            {"[[1]]", "non-integer dimension [1]"},
+                                            {"4", "shape 4 is not a list"}}) {
     write_bytes(path("x.safetensors"),
-                raw_file(std::string(R"({"w":{"dtype":"U8","shape":)") + shape + R"(,"data_offsets":[0,4]}})", "1234"));
-    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", problem});
+                raw_file(std::string(R"({"w":{"dtype":"U8","shape":)") + shape + R"(,"data_offsets":[0,4]}})",
+                         "1234"));
+    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+                 {"x.safetensors", "tensor 'w'", problem});
   }
 }
 
@@ -379,49 +318,59 @@ TEST_F(SafetensorsMalformed, RejectsShapeWhoseElementCountOverflows) {
   // The last has no elements, but strides that do not fit in int64.
   for (const char* shape : {"[4294967296,4294967296,4]", "[18446744073709551615]", "[4611686018427387904]",
                             "[0,1099511627776,1099511627776]"}) {
-    write_bytes(path("x.safetensors"),
-                raw_file(std::string(R"({"w":{"dtype":"F32","shape":)") + shape + R"(,"data_offsets":[0,4]}})", "1234"));
-    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", "too many elements"});
+    write_bytes(path("x.safetensors"), raw_file(std::string(R"({"w":{"dtype":"F32","shape":)") + shape +
+                                                    R"(,"data_offsets":[0,4]}})",
+                                                "1234"));
+    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+                 {"x.safetensors", "tensor 'w'", "too many elements"});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsOutOfRange) {
-  write_bytes(path("model.safetensors"),
-              raw_file(R"({"model.norm.weight":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})", "12345678"));
+  write_bytes(
+      path("model.safetensors"),
+      raw_file(R"({"model.norm.weight":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})", "12345678"));
   EXPECT_EQ(expect_error([&] { SafetensorsFile::open(path("model.safetensors")); }, {}),
             path("model.safetensors") +
                 ": tensor 'model.norm.weight': data_offsets [0, 12] out of range (data section is 8 bytes)");
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsInconsistentWithShapeAndDtype) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", std::string(16, '\0')));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-               {"x.safetensors: tensor 'w': data_offsets [0, 12] hold 12 bytes, but shape [2, 2] of F32 needs 16"});
+  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})",
+                                              std::string(16, '\0')));
+  expect_error(
+      [&] { SafetensorsFile::open(path("x.safetensors")); },
+      {"x.safetensors: tensor 'w': data_offsets [0, 12] hold 12 bytes, but shape [2, 2] of F32 needs 16"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsBeginAfterEndOrNotAPair) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", "1234"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"tensor 'w'", "[4, 0] begin after end"});
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", "1234"));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"tensor 'w'", "[4, 0] begin after end"});
   for (const char* off : {"[0]", "[0,4,8]", "[-1,3]", "[0,\"4\"]", "{}"}) {
-    write_bytes(path("x.safetensors"),
-                raw_file(std::string(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":)") + off + "}}", "1234"));
+    write_bytes(
+        path("x.safetensors"),
+        raw_file(std::string(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":)") + off + "}}", "1234"));
     expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
                  {"x.safetensors", "tensor 'w'", "is not a pair of non-negative integers"});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsOverlappingTensorsNamingBoth) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"first":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                                              R"("second":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-                                              std::string(24, '\0')));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-               {"x.safetensors", "'first' (data_offsets [0, 16])", "'second' (data_offsets [8, 24])", "overlap"});
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"first":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                       R"("second":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                       std::string(24, '\0')));
+  expect_error(
+      [&] { SafetensorsFile::open(path("x.safetensors")); },
+      {"x.safetensors", "'first' (data_offsets [0, 16])", "'second' (data_offsets [8, 24])", "overlap"});
   // A tensor nested inside a larger one overlaps it too.
   write_bytes(path("y.safetensors"), raw_file(R"({"big":{"dtype":"U8","shape":[30],"data_offsets":[0,30]},)"
                                               R"("small":{"dtype":"U8","shape":[2],"data_offsets":[20,22]}})",
                                               std::string(30, '\0')));
-  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); }, {"y.safetensors", "'big'", "'small'", "overlap"});
+  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); },
+               {"y.safetensors", "'big'", "'small'", "overlap"});
 }
 
 TEST_F(SafetensorsMalformed, AcceptsGapsAndEmptyTensorsAnywhere) {
@@ -444,13 +393,16 @@ TEST_F(SafetensorsMalformed, RejectsDuplicateTensorNames) {
 
 TEST_F(SafetensorsMalformed, RejectsMetadataThatIsNotAStringMap) {
   write_bytes(path("x.safetensors"), raw_file(R"({"__metadata__":{"format":"pt","n":3}})"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "__metadata__ key 'n'", "expected a string"});
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "__metadata__ key 'n'", "expected a string"});
   write_bytes(path("y.safetensors"), raw_file(R"({"__metadata__":"pt"})"));
-  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); }, {"y.safetensors", "__metadata__ is a JSON string"});
+  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); },
+               {"y.safetensors", "__metadata__ is a JSON string"});
 }
 
 TEST_F(SafetensorsMalformed, ControlCharactersInNamesKeepTheMessageOnOneLine) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"bad\nname":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"));
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"bad\nname":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"));
   expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'bad?name'"});
 }
 
@@ -461,147 +413,6 @@ TEST_F(SafetensorsMalformed, MissingFileDirectoryAndAbsentTensorAreErrors) {
   auto f = SafetensorsFile::open(path("ok.safetensors"));
   expect_error([&] { f->get("v"); }, {"ok.safetensors: tensor 'v'", "not in this file"});
   expect_error([&] { f->info("v"); }, {"ok.safetensors: tensor 'v'"});
-}
-
-// ------------------------------------------------------------------------------------------------
-// TensorStore: the weights of a model folder
-
-using TensorStoreDir = Tmp;
-
-TEST_F(TensorStoreDir, OpensModelSafetensors) {
-  write_safetensors(path("model.safetensors"), {{"a", Tensor::from_f32({2}, {1, 2})}, {"b", Tensor::from_f32({1}, {3})}});
-  write_safetensors(path("other.safetensors"), {{"ignored", Tensor::from_f32({1}, {0})}});
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(s.names(), (std::vector<std::string>{"a", "b"}));  // model.safetensors wins over other files
-  EXPECT_TRUE(s.has("a"));
-  EXPECT_FALSE(s.has("ignored"));
-  EXPECT_EQ(s.get("a").to_f32_vector(), (std::vector<float>{1, 2}));
-  EXPECT_EQ(s.file_bytes(), fs::file_size(path("model.safetensors")));
-  EXPECT_EQ(s.files(), std::vector<std::string>{path("model.safetensors")});
-}
-
-TEST_F(TensorStoreDir, OpensShardedIndexWithTwoShards) {
-  write_safetensors(path("model-00001-of-00002.safetensors"),
-                    {{"embed", Tensor::from_f32({2, 2}, {1, 2, 3, 4})}, {"layer.0", Tensor::from_f32({1}, {5})}});
-  write_safetensors(path("model-00002-of-00002.safetensors"),
-                    {{"layer.1", Tensor::from_f32({1}, {6})}, {"head", Tensor::from_f32({2}, {7, 8})},
-                     {"unmapped", Tensor::from_f32({1}, {9})}});
-  write_bytes(path("model.safetensors.index.json"), R"({"metadata": {"total_size": 36}, "weight_map": {
-      "embed": "model-00001-of-00002.safetensors", "layer.0": "model-00001-of-00002.safetensors",
-      "layer.1": "model-00002-of-00002.safetensors", "head": "model-00002-of-00002.safetensors"}})");
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(s.names(), (std::vector<std::string>{"embed", "head", "layer.0", "layer.1"}));
-  EXPECT_EQ(s.get("embed", {2, 2}).to_f32_vector(), (std::vector<float>{1, 2, 3, 4}));
-  EXPECT_EQ(s.get("head").to_f32_vector(), (std::vector<float>{7, 8}));
-  EXPECT_EQ(s.get("layer.1").to_f32_vector(), (std::vector<float>{6}));
-  EXPECT_FALSE(s.has("unmapped"));  // only the weight_map is served, as transformers does
-  EXPECT_EQ(s.file_of("head").path(), path("model-00002-of-00002.safetensors"));
-  EXPECT_EQ(s.files().size(), 2u);
-  EXPECT_EQ(s.file_bytes(), fs::file_size(path("model-00001-of-00002.safetensors")) +
-                                fs::file_size(path("model-00002-of-00002.safetensors")));
-}
-
-TEST_F(TensorStoreDir, IndexPointingAtMissingShardNamesIndexAndShard) {
-  write_safetensors(path("s1.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
-  write_bytes(path("model.safetensors.index.json"),
-              R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})");
-  expect_error([&] { TensorStore::open_dir(dir); },
-               {path("model.safetensors.index.json"), "shard 's2.safetensors'", "tensor 'b'", "does not exist"});
-}
-
-TEST_F(TensorStoreDir, IndexNamingATensorAbsentFromItsShard) {
-  write_safetensors(path("s1.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
-  write_bytes(path("model.safetensors.index.json"), R"({"weight_map": {"a": "s1.safetensors", "z": "s1.safetensors"}})");
-  expect_error([&] { TensorStore::open_dir(dir); },
-               {"model.safetensors.index.json", "tensor 'z' is mapped to shard 's1.safetensors', which does not contain it"});
-}
-
-TEST_F(TensorStoreDir, MalformedIndexIsAnErrorNamingTheIndex) {
-  for (const auto& [text, problem] : Cases{{"{not json", "not valid JSON"},
-                               {R"({"metadata": {}})", "no \"weight_map\" object"},
-                               {R"({"weight_map": {"a": 3}})", "tensor 'a' maps to a number"},
-                               {R"({"weight_map": {"a": "../escape.safetensors"}})", "not a file in the model folder"},
-                               {R"({"weight_map": {"a": "/etc/passwd"}})", "not a file in the model folder"}}) {
-    write_bytes(path("model.safetensors.index.json"), text);
-    expect_error([&] { TensorStore::open_dir(dir); }, {"model.safetensors.index.json", problem});
-  }
-}
-
-TEST_F(TensorStoreDir, CorruptShardErrorNamesTheShard) {
-  write_bytes(path("s1.safetensors"), "xx");
-  write_bytes(path("model.safetensors.index.json"), R"({"weight_map": {"a": "s1.safetensors"}})");
-  expect_error([&] { TensorStore::open_dir(dir); }, {path("s1.safetensors") + ": truncated file"});
-}
-
-TEST_F(TensorStoreDir, FallsBackToEverySafetensorsFileInSortedOrder) {
-  write_safetensors(path("b.safetensors"), {{"y", Tensor::from_f32({1}, {2})}});
-  write_safetensors(path("a.safetensors"), {{"x", Tensor::from_f32({1}, {1})}});
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(s.files(), (std::vector<std::string>{path("a.safetensors"), path("b.safetensors")}));
-  EXPECT_EQ(s.names(), (std::vector<std::string>{"x", "y"}));
-}
-
-TEST_F(TensorStoreDir, RejectsATensorInTwoFilesNamingBoth) {
-  write_safetensors(path("a.safetensors"), {{"w", Tensor::from_f32({1}, {1})}});
-  write_safetensors(path("b.safetensors"), {{"w", Tensor::from_f32({1}, {2})}});
-  expect_error([&] { TensorStore::open_dir(dir); }, {"tensor 'w'", "a.safetensors", "b.safetensors"});
-}
-
-TEST_F(TensorStoreDir, EmptyFolderSaysWhatWasExpected) {
-  EXPECT_EQ(expect_error([&] { TensorStore::open_dir(dir); }, {}),
-            "no safetensors weights in " + dir + " (expected model.safetensors or model.safetensors.index.json)");
-}
-
-TEST_F(TensorStoreDir, PytorchBinFolderSaysBinIsNotSupportedYet) {
-  write_bytes(path("pytorch_model.bin"), "PK");
-  expect_error([&] { TensorStore::open_dir(dir); }, {"no safetensors weights in " + dir, "pytorch_model", "not supported yet"});
-}
-
-TEST_F(TensorStoreDir, NotADirectory) {
-  expect_error([&] { TensorStore::open_dir(path("missing")); }, {path("missing"), "not a directory"});
-}
-
-TEST_F(TensorStoreDir, MissingTensorErrorNamesFolderAndTensor) {
-  write_safetensors(path("model.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(expect_error([&] { s.get("model.norm.weight"); }, {}), dir + ": missing tensor 'model.norm.weight'");
-  expect_error([&] { s.get("model.norm.weight", {4}); }, {dir + ": missing tensor 'model.norm.weight'"});
-}
-
-TEST_F(TensorStoreDir, WrongShapeErrorNamesFileTensorAndBothShapes) {
-  write_safetensors(path("model.safetensors"), {{"lm_head.weight", Tensor::zeros({10, 4}, DType::BF16)}});
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(expect_error([&] { s.get("lm_head.weight", {12, 4}); }, {}),
-            path("model.safetensors") + ": tensor 'lm_head.weight' has shape [10, 4], expected [12, 4]");
-  EXPECT_EQ(s.get("lm_head.weight", {10, 4}).shape(), (Shape{10, 4}));
-}
-
-TEST_F(TensorStoreDir, GetOptReturnsUndefinedForAbsentTensors) {
-  write_safetensors(path("model.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_FALSE(s.get_opt("bias").defined());
-  EXPECT_TRUE(s.get_opt("a").defined());
-}
-
-TEST_F(TensorStoreDir, UnusedNamesListsTensorsNeverFetched) {
-  NamedTensors t;
-  for (const char* n : {"a", "b", "c", "d", "e"}) t.emplace_back(n, Tensor::from_f32({1}, {1}));
-  write_safetensors(path("model.safetensors"), t);
-  TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(s.unused_names().size(), 5u);
-  s.get("a");
-  s.get_opt("c");
-  s.has("d");  // looking is not using
-  TensorStore copy = s;  // copies share the marks
-  copy.mark_used("e");
-  copy.mark_used("not-there");
-  EXPECT_EQ(s.unused_names(), (std::vector<std::string>{"b", "d"}));
-}
-
-TEST_F(TensorStoreDir, TensorsOutliveTheStore) {
-  write_safetensors(path("model.safetensors"), {{"a", Tensor::from_f32({3}, {1, 2, 3})}});
-  Tensor t = TensorStore::open_dir(dir).get("a");
-  EXPECT_EQ(t.to_f32_vector(), (std::vector<float>{1, 2, 3}));
 }
 
 }  // namespace

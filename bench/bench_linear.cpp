@@ -28,7 +28,6 @@
 #include "kernels/dtype.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
-#include "kernels/cpu/gemv.h"
 
 using namespace janus::kernels;
 
@@ -233,7 +232,6 @@ void sweep() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (getenv("PF")) janus::kernels::cpu::linear_simd::g_prefetch = atol(getenv("PF"));
   std::string only;  // empty: decode and prefill tables
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];

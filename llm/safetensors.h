@@ -112,6 +112,7 @@ std::string encode_safetensors(const NamedTensors& tensors,
 // Writes the same bytes as encode_safetensors to `path`, streaming tensor data, atomically: it
 // writes `path + ".tmp.<pid>"`, fsyncs it, renames it over `path` and fsyncs the folder. On any
 // failure the temporary file is removed, `path` is left as it was, and kernels::Error names `path`.
+// Two threads of one process must not write the same `path` at once (they share the temporary name).
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -58,7 +58,7 @@ void blas_single_threaded() {
 template <class D>
 void run_gemv(const Problem& p) {
   using S = typename D::Storage;
-  const int64_t kpad = padded_k(p.K);
+  const int64_t kpad = padded_k<D>(p.K);
   std::vector<float> xp(size_t(p.M * kpad));
   pack_x<D>(p.x, p.ldx, p.M, p.K, xp.data());
   const S* w = static_cast<const S*>(p.w);
@@ -77,12 +77,10 @@ void run_gemv(const Problem& p) {
             const int64_t band = b0 / kFp8Block, b1 = std::min(n1, (band + 1) * kFp8Block);
             const float* srow = p.scale + band * p.scale_ld;
             for (int64_t m = 0; m < p.M; ++m)
-              for (int64_t k = 0; k < kpad; k += kStep) {
-                const VecF s = vbroadcast(srow[k / kFp8Block] * kFp8Unscale);
-                for (int i = 0; i < kRegs; ++i) {
-                  const int64_t o = m * kpad + k + i * kLanes;
-                  vstore(xs.data() + o, vmul(vload(xp.data() + o), s));
-                }
+              for (int64_t k = 0; k < kpad; k += kFp8Block) {  // one GEMV step = one scale block
+                const VecF s = vbroadcast(srow[k / kFp8Block] * Weights<D>::kUnscale);
+                for (int64_t i = k; i < k + kFp8Block; i += kLanes)
+                  vstore(xs.data() + m * kpad + i, vmul(vload(xp.data() + m * kpad + i), s));
               }
             gemv_rows<D>(w, p.ldw, b0, b1, p.K, xs.data(), p.M, p.bias, p.y, p.ldy);
             b0 = b1;
@@ -120,8 +118,7 @@ void run_gemm(const Problem& p) {
               if constexpr (std::is_same_v<D, WFp8>) {
                 const float* srow = p.scale + (n0 + r) / kFp8Block * p.scale_ld;
                 for (int64_t k = 0; k < p.K; k += kFp8Block)
-                  convert_row<D>(src + k, std::min(kFp8Block, p.K - k), srow[k / kFp8Block] * kFp8Unscale,
-                                 dst + k);
+                  convert_row<D>(src + k, std::min(kFp8Block, p.K - k), srow[k / kFp8Block], dst + k);
               } else {
                 convert_row<D>(src, p.K, 1.0f, dst);
               }

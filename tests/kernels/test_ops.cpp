@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/rope_freqs.h"
+#include "kernels/sampling.h"
 #include "kernels/thread_pool.h"
 
 namespace janus::kernels {
@@ -371,6 +372,45 @@ TEST(Tensor, ViewsSliceSelectTransposeAndConversions) {
   EXPECT_THROW(t.slice(0, 1, 3), Error);
   EXPECT_THROW(t.transpose(0, 1).view({24}), Error);
   EXPECT_EQ(t.to(DType::BF16).to(DType::F32).to_f32_vector(), t.to_f32_vector());  // small ints are exact
+}
+
+}  // namespace
+}  // namespace janus::kernels
+
+namespace janus::kernels {
+namespace {
+
+TEST(Sampling, GreedyTopK1AndTinyTopPAllPickTheArgmax) {
+  const std::vector<float> l = {0.1f, 3.0f, 2.9f, -1.0f, 3.0f};
+  std::mt19937_64 rng(1);
+  EXPECT_EQ(argmax(l.data(), 5), 1);  // ties -> lowest id
+  EXPECT_EQ(sample_token(l.data(), 5, {}, rng), 1);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(sample_token(l.data(), 5, {1.0f, 1, 1.0f, 0.0f}, rng), 1);
+    EXPECT_EQ(sample_token(l.data(), 5, {1.0f, 0, 1e-6f, 0.0f}, rng), 1);
+  }
+  EXPECT_THROW(sample_token(l.data(), 5, {-1.0f, 0, 1.0f, 0.0f}, rng), Error);
+  EXPECT_THROW(sample_token(l.data(), 5, {1.0f, 0, 0.0f, 0.0f}, rng), Error);
+}
+
+// Empirical frequencies follow softmax(l / T) restricted by top-p / min-p.
+TEST(Sampling, FrequenciesFollowTheTruncatedDistribution) {
+  const std::vector<float> l = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  std::mt19937_64 rng(42);
+  const int n = 40000;
+  std::vector<int> full(4), nucleus(4), minp(4);
+  for (int i = 0; i < n; ++i) {
+    full[size_t(sample_token(l.data(), 4, {1.0f, 0, 1.0f, 0.0f}, rng))]++;
+    nucleus[size_t(sample_token(l.data(), 4, {1.0f, 0, 0.75f, 0.0f}, rng))]++;   // keeps 0.5, 0.3 (cum. 0.8 >= 0.75)
+    minp[size_t(sample_token(l.data(), 4, {1.0f, 0, 1.0f, 0.25f}, rng))]++;      // keeps p >= 0.125
+  }
+  // 4 sigma of a binomial with n = 40000 is at most 0.01 in frequency.
+  const double p_full[] = {0.5, 0.3, 0.15, 0.05}, p_nuc[] = {0.625, 0.375, 0, 0}, p_min[] = {0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0};
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_NEAR(full[size_t(k)] / double(n), p_full[k], 0.01) << k;
+    EXPECT_NEAR(nucleus[size_t(k)] / double(n), p_nuc[k], 0.01) << k;
+    EXPECT_NEAR(minp[size_t(k)] / double(n), p_min[k], 0.01) << k;
+  }
 }
 
 }  // namespace

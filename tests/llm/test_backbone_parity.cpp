@@ -3,6 +3,10 @@
 // end to end, errors are accumulation-order differences, observed ~1e-6.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <filesystem>
+#include <map>
+
 #include "llm/generate.h"
 #include "llm/model.h"
 #include "tests/llm/fixture_util.h"
@@ -227,6 +231,60 @@ TEST(Generate, RejectsOutOfVocabularyPromptAndSpeculativeWithoutMtp) {
   EXPECT_THROW(llm::generate(*model, {}, opt), kernels::Error);
   opt.speculative_mtp = true;
   EXPECT_THROW(llm::generate(*model, {1, 2}, opt), kernels::Error);
+}
+
+}  // namespace
+}  // namespace janus
+
+namespace janus {
+namespace {
+
+// transformers >= 5 may save MoE experts fused ([E, 2I, H] gate_up and [E, H, I] down); the
+// same weights in that layout give the same logits.
+TEST(DeepSeekLoader, FusedExpertLayoutGivesTheSameLogits) {
+  namespace fs = std::filesystem;
+  const std::string src = test::backbone_dir("deepseek_v3");
+  const fs::path dir = fs::path(JANUS_BINARY_DIR) / "fused_experts_v3";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(src + "/config.json", dir / "config.json");
+  auto f = llm::SafetensorsFile::open(src + "/model.safetensors");
+  llm::NamedTensors out;
+  std::map<std::string, std::map<int64_t, std::array<Tensor, 3>>> experts;  // layer prefix -> e -> g,u,d
+  const std::string tag = ".mlp.experts.";
+  for (const auto& n : f->names()) {
+    const auto at = n.find(tag);
+    if (at == std::string::npos) {
+      out.push_back({n, f->get(n)});
+      continue;
+    }
+    const std::string prefix = n.substr(0, at + tag.size());
+    const std::string rest = n.substr(at + tag.size());  // "E.gate_proj.weight"
+    const int64_t e = std::stoll(rest.substr(0, rest.find('.')));
+    const int which = rest.find("gate_proj") != std::string::npos ? 0 : rest.find("up_proj") != std::string::npos ? 1 : 2;
+    experts[prefix][e][size_t(which)] = f->get(n);
+  }
+  ASSERT_FALSE(experts.empty());
+  for (auto& [prefix, per] : experts) {
+    const int64_t E = int64_t(per.size()), I = per[0][0].size(0), H = per[0][0].size(1);
+    Tensor gu = Tensor::empty({E, 2 * I, H}, per[0][0].dtype()), dn = Tensor::empty({E, H, I}, per[0][2].dtype());
+    for (int64_t e = 0; e < E; ++e) {
+      gu.select(0, e).slice(0, 0, I).copy_from(per[e][0]);
+      gu.select(0, e).slice(0, I, 2 * I).copy_from(per[e][1]);
+      dn.select(0, e).copy_from(per[e][2]);
+    }
+    out.push_back({prefix + "gate_up_proj", gu});
+    out.push_back({prefix + "down_proj", dn});
+  }
+  llm::write_safetensors((dir / "model.safetensors").string(), out);
+  auto model = llm::Model::load(dir.string());
+  auto exp = test::expected("deepseek_v3");
+  const auto id = exp->get("input_ids").select(0, 0).to_i64_vector();
+  auto cache = model->new_cache();
+  Tensor logits;
+  model->forward(cache, id.data(), int64_t(id.size()), {nullptr, &logits, false});
+  EXPECT_LT(test::rel_max_err(logits.to_f32_vector(), exp->get("logits").select(0, 0).to_f32_vector()), kTol);
+  fs::remove_all(dir);
 }
 
 }  // namespace

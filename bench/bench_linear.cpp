@@ -9,9 +9,12 @@
 //                      same shape, the peer.
 //   sweep:             µs per call of the GEMV and the sgemm paths for M = 1..16 (chooses
 //                      cpu::kLinearGemvMaxRows).
+//   rows:              why gemv.h streams one weight row at a time: a bf16 GEMV over lm_head
+//                      rows reading 1, 2 or 4 rows side by side.
 //
-// Usage: bench_linear [--only decode|prefill|sweep] [--reps N]. Threads: JANUS_THREADS (default: all cores). Every
-// number is the best of N repetitions (default 7): the machine may be shared.
+// Usage: bench_linear [--only decode|prefill|sweep|rows] [--reps N]. Threads: JANUS_THREADS
+// (default: all cores). Every number is the best of N rounds (default 7), the machine being
+// shared; see best_times().
 #include <cblas.h>
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gemv.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/linear_simd.h"
 #include "kernels/dtype.h"
@@ -36,19 +40,22 @@ namespace {
 int g_reps = 7;
 constexpr int64_t kDramBytes = int64_t(512) << 20;  // decode working set: 16× a 32 MiB L3
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// Best (smallest) time of g_reps runs of f, after one warm-up run.
-double best_time(const std::function<void()>& f) {
-  f();
-  double best = 1e30;
-  for (int r = 0; r < g_reps; ++r) {
-    double t0 = now_s();
-    f();
-    best = std::min(best, now_s() - t0);
-  }
+// Best (smallest) time of each f over g_reps rounds. In each round the functions take turns,
+// so that all see the same machine (the memory bandwidth of this shared VM drifts by 2× within
+// minutes), and each is first run for kWarmup: the cores need a few ms of load to reach full
+// clock after idling, and OpenBLAS's workers keep spinning for a while after a threaded call.
+std::vector<double> best_times(const std::vector<std::function<void()>>& fs) {
+  constexpr double kWarmup = 0.15;  // seconds
+  std::vector<double> best(fs.size(), 1e30);
+  for (int r = 0; r < g_reps; ++r)
+    for (size_t i = 0; i < fs.size(); ++i) {
+      for (const double t0 = now_s(); now_s() - t0 < kWarmup;) fs[i]();
+      const double t0 = now_s();
+      fs[i]();
+      best[i] = std::min(best[i], now_s() - t0);
+    }
   return best;
 }
 
@@ -102,39 +109,48 @@ std::vector<Weight> dram_copies(DType dt, int64_t N, int64_t K) {
   return c;
 }
 
-// Seconds per call of f(copy) over the copies (at least 4 calls per repetition).
-double per_call(const std::vector<Weight>& copies, const std::function<void(const Weight&)>& f) {
+// Best seconds per call of each f, cycling over the copies (at least 4 calls per timing).
+std::vector<double> per_call(const std::vector<Weight>& copies,
+                             const std::vector<std::function<void(const Weight&)>>& fs) {
   const size_t calls = std::max<size_t>(4, copies.size());
-  return best_time([&] {
-           for (size_t i = 0; i < calls; ++i) f(copies[i % copies.size()]);
-         }) /
-         double(calls);
+  std::vector<std::function<void()>> loops;
+  for (const auto& f : fs)
+    loops.push_back([&copies, &f, calls] {
+      for (size_t c = 0; c < calls; ++c) f(copies[c % copies.size()]);
+    });
+  std::vector<double> t = best_times(loops);
+  for (double& e : t) e /= double(calls);
+  return t;
 }
 
-// Multi-threaded streaming read of a 1 GiB buffer: the bandwidth a GEMV can at best reach.
-double stream_read_gbs() {
+// Multi-threaded streaming read of [p, p + bytes): what a GEMV over these bytes can at best reach.
+float g_sink;
+void read_bytes(const void* data, int64_t bytes) {
   using namespace janus::kernels::cpu::linear_simd;
-  const int64_t n = int64_t(1) << 28;  // floats
-  Tensor buf = Tensor::empty({n}, DType::F32);
-  float* p = buf.data<float>();
-  parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) p[i] = float(i & 1023);
-  });
-  const int64_t chunk = int64_t(1) << 16;  // 256 KiB per work item
-  std::vector<float> sink(size_t(n / chunk));  // one slot per work item: no shared writes
-  double t = best_time([&] {
-    parallel_for(n / chunk, [&](int64_t c0, int64_t c1) {
-      VecF a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
-      for (int64_t i = c0 * chunk; i < c1 * chunk; i += 4 * kLanes) {
-        a0 = vadd(a0, vload(p + i));
-        a1 = vadd(a1, vload(p + i + kLanes));
-        a2 = vadd(a2, vload(p + i + 2 * kLanes));
-        a3 = vadd(a3, vload(p + i + 3 * kLanes));
-      }
-      sink[size_t(c0)] = vsum(vadd(vadd(a0, a1), vadd(a2, a3)));
-    });
-  });
-  return double(n) * 4 / t / 1e9;
+  const float* p = static_cast<const float*>(data);
+  const int64_t n = bytes / 4, chunk = int64_t(1) << 14;  // 64 KiB work items
+  parallel_for((n + chunk - 1) / chunk,
+               [&](int64_t c0, int64_t c1) {
+                 VecF a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+                 const int64_t e = std::min(n, c1 * chunk) / (4 * kLanes) * (4 * kLanes);
+                 for (int64_t i = c0 * chunk; i < e; i += 4 * kLanes) {
+                   a0 = vadd(a0, vload(p + i));
+                   a1 = vadd(a1, vload(p + i + kLanes));
+                   a2 = vadd(a2, vload(p + i + 2 * kLanes));
+                   a3 = vadd(a3, vload(p + i + 3 * kLanes));
+                 }
+                 if (vsum(vadd(vadd(a0, a1), vadd(a2, a3))) == 1.2345f) g_sink += 1;  // keeps the loads
+               },
+               4);
+}
+
+// Streaming read of a fresh 1 GiB buffer with all threads.
+double stream_read_gbs() {
+  const int64_t bytes = int64_t(1) << 30;
+  Tensor buf = Tensor::zeros({bytes / 4}, DType::F32);
+  std::vector<Weight> one{Weight{buf, Tensor(), Tensor()}};
+  const double t = per_call(one, {[&](const Weight& w) { read_bytes(w.w.raw(), bytes); }})[0];
+  return double(bytes) / t / 1e9;
 }
 
 struct LayerShape {
@@ -149,30 +165,32 @@ const LayerShape kShapes[] = {
 };
 const DType kDTypes[] = {DType::F32, DType::BF16, DType::F8E4M3};
 
-void decode_table(double bw) {
+void decode_table() {
   std::printf("\n### Decode GEMV, M = 1 (weights from DRAM)\n\n");
-  std::printf("| layer (N x K) | dtype | weight MiB | us/call | GB/s | %% of stream read | OpenBLAS sgemv f32 GB/s |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|\n");
+  std::printf("Read floor: 2-thread streaming read of the same weight copies, timed in turn with the GEMV.\n\n");
+  std::printf(
+      "| layer (N x K) | dtype | weight MiB | us/call | GB/s | read floor GB/s | %% of floor | OpenBLAS sgemv f32 GB/s "
+      "|\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
   for (const LayerShape& s : kShapes)
     for (DType dt : kDTypes) {
       std::vector<Weight> copies = dram_copies(dt, s.N, s.K);
       const Tensor x = make_x(1, s.K);
       Tensor y = Tensor::empty({1, s.N}, DType::F32);
-      const double t = per_call(copies, [&](const Weight& w) { linear(y, x, w); });
       const double bytes = double(copies[0].w.nbytes());
-      std::string peer = "";
-      if (dt == DType::F32) {
-        openblas_set_num_threads(num_threads());
-        const double tp = per_call(copies, [&](const Weight& w) {
+      std::vector<std::function<void(const Weight&)>> fs = {
+          [&](const Weight& w) { linear(y, x, w); }, [&](const Weight& w) { read_bytes(w.w.raw(), int64_t(bytes)); }};
+      if (dt == DType::F32)
+        fs.push_back([&](const Weight& w) {
+          openblas_set_num_threads(num_threads());  // linear() sets OpenBLAS to one thread
           cblas_sgemv(CblasRowMajor, CblasNoTrans, int(s.N), int(s.K), 1.0f, w.w.data<float>(), int(s.K),
                       x.data<float>(), 1, 0.0f, y.data<float>(), 1);
         });
-        char b[32];
-        std::snprintf(b, sizeof b, "%.1f", bytes / tp / 1e9);
-        peer = b;
-      }
-      std::printf("| %s | %s | %.1f | %.1f | %.1f | %.0f%% | %s |\n", s.name, dtype_name(dt), bytes / (1 << 20),
-                  t * 1e6, bytes / t / 1e9, 100 * bytes / t / 1e9 / bw, peer.c_str());
+      const std::vector<double> t = per_call(copies, fs);
+      char peer[32] = "";
+      if (dt == DType::F32) std::snprintf(peer, sizeof peer, "%.1f", bytes / t[2] / 1e9);
+      std::printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f%% | %s |\n", s.name, dtype_name(dt), bytes / (1 << 20),
+                  t[0] * 1e6, bytes / t[0] / 1e9, bytes / t[1] / 1e9, 100 * t[1] / t[0], peer);
       std::fflush(stdout);
     }
 }
@@ -186,20 +204,66 @@ void prefill_table() {
     const Tensor x = make_x(M, s.K);
     Tensor y = Tensor::empty({M, s.N}, DType::F32);
     const double flop = 2.0 * double(M) * double(s.N) * double(s.K);
-    const Weight wf = make_weight(DType::F32, s.N, s.K);
-    openblas_set_num_threads(num_threads());
-    const double tp = best_time([&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(s.N), int(s.K), 1.0f, x.data<float>(),
-                  int(s.K), wf.w.data<float>(), int(s.K), 0.0f, y.data<float>(), int(s.N));
-    });
-    for (DType dt : kDTypes) {
-      const Weight w = dt == DType::F32 ? wf : make_weight(dt, s.N, s.K);
-      const double t = best_time([&] { linear(y, x, w); });
-      std::printf("| %s | %s | %.2f | %.1f | %.1f | %.2f |\n", s.name, dtype_name(dt), t * 1e3, flop / t / 1e9,
-                  flop / tp / 1e9, tp / t);
-      std::fflush(stdout);
-    }
+    std::vector<Weight> ws;
+    for (DType dt : kDTypes) ws.push_back(make_weight(dt, s.N, s.K));
+    std::vector<std::function<void()>> fs = {[&] {
+      openblas_set_num_threads(num_threads());  // the peer: OpenBLAS threading itself
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(s.N), int(s.K), 1.0f, x.data<float>(), int(s.K),
+                  ws[0].w.data<float>(), int(s.K), 0.0f, y.data<float>(), int(s.N));
+    }};
+    for (const Weight& w : ws) fs.push_back([&] { linear(y, x, w); });
+    const std::vector<double> t = best_times(fs);
+    for (size_t i = 0; i < ws.size(); ++i)
+      std::printf("| %s | %s | %.2f | %.1f | %.1f | %.2f |\n", s.name, dtype_name(ws[i].w.dtype()), t[i + 1] * 1e3,
+                  flop / t[i + 1] / 1e9, flop / t[0] / 1e9, t[0] / t[i + 1]);
+    std::fflush(stdout);
   }
+}
+
+// Σ over R weight rows read side by side (kStepBytes of each per visit), x reused across them:
+// the access pattern gemv.h deliberately does not use.
+template <int R>
+void rows_side_by_side(const uint16_t* w, int64_t n0, int64_t n1, int64_t K, const float* xp, float* y) {
+  using namespace janus::kernels::cpu::linear_simd;
+  using B = Weights<WBf16>;
+  for (int64_t n = n0; n + R <= n1; n += R) {
+    VecF acc[R];
+    for (auto& a : acc) a = vzero();
+    for (int64_t k = 0; k + kStep<WBf16> <= K; k += kStep<WBf16>)
+      for (int b = 0; b < kStep<WBf16>; b += B::kBlock)
+        for (int r = 0; r < R; ++r) {
+          VecF v[B::kBlock / kLanes];
+          B::block(w + (n + r) * K + k + b, v);
+          for (int i = 0; i < B::kBlock / kLanes; ++i) acc[r] = vfma(v[i], vload(xp + k + b + i * kLanes), acc[r]);
+        }
+    for (int r = 0; r < R; ++r) y[n + r] = vsum(acc[r]);
+  }
+}
+
+void rows_experiment() {
+  const int64_t N = 151936, K = 896;  // lm_head, bf16 rows of 1792 bytes
+  std::printf("\n### bf16 GEMV over %lldx%lld (weights from DRAM): rows read one at a time or side by side\n\n",
+              (long long)N, (long long)K);
+  std::vector<Weight> copies = dram_copies(DType::BF16, N, K);
+  const Tensor x = make_x(1, K);
+  std::vector<float> xp(static_cast<size_t>(K)), y(static_cast<size_t>(N));
+  cpu::linear_simd::pack_x<cpu::linear_simd::WBf16>(x.data<float>(), K, 1, K, xp.data());
+  auto split = [&](void (*f)(const uint16_t*, int64_t, int64_t, int64_t, const float*, float*)) {
+    return [&, f](const Weight& w) {
+      parallel_for(N / 16,
+                   [&](int64_t u0, int64_t u1) { f(w.w.data<uint16_t>(), u0 * 16, u1 * 16, K, xp.data(), y.data()); });
+    };
+  };
+  Tensor yt = Tensor::empty({1, N}, DType::F32);
+  const double bytes = double(copies[0].w.nbytes());
+  const std::vector<double> t = per_call(
+      copies, {[&](const Weight& w) { read_bytes(w.w.raw(), int64_t(bytes)); }, split(rows_side_by_side<1>),
+               split(rows_side_by_side<2>), split(rows_side_by_side<4>), [&](const Weight& w) { linear(yt, x, w); }});
+  const char* names[] = {"streaming read (floor)", "1 row at a time", "2 rows side by side", "4 rows side by side",
+                         "linear() (1 row at a time)"};
+  std::printf("| access | GB/s | %% of floor |\n|---|---:|---:|\n");
+  for (size_t i = 0; i < t.size(); ++i)
+    std::printf("| %s | %.1f | %.0f%% |\n", names[i], bytes / t[i] / 1e9, 100 * t[0] / t[i]);
 }
 
 // Time per call of each path for small M: where the sgemm path overtakes the GEMV.
@@ -220,7 +284,7 @@ void sweep() {
         for (int64_t m = 1; m <= 16; ++m) {
           const Tensor x = make_x(m, s.K);
           Tensor y = Tensor::empty({m, s.N}, DType::F32);
-          std::printf(" %.0f |", 1e6 * per_call(copies, [&](const Weight& w) { linear(y, x, w); }));
+          std::printf(" %.0f |", 1e6 * per_call(copies, {[&](const Weight& w) { linear(y, x, w); }})[0]);
           std::fflush(stdout);
         }
         std::printf("\n");
@@ -234,20 +298,23 @@ void sweep() {
 int main(int argc, char** argv) {
   std::string only;  // empty: decode and prefill tables
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = std::max(1, std::atoi(argv[++i]));
-    else only = "?";
+    if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
+      g_reps = std::max(1, std::atoi(argv[++i]));
+    else
+      only = "?";
   }
-  if (only != "" && only != "decode" && only != "prefill" && only != "sweep") {
-    std::fprintf(stderr, "usage: bench_linear [--only decode|prefill|sweep] [--reps N]\n");
+  if (only != "" && only != "decode" && only != "prefill" && only != "sweep" && only != "rows") {
+    std::fprintf(stderr, "usage: bench_linear [--only decode|prefill|sweep|rows] [--reps N]\n");
     return 2;
   }
-  std::printf("bench_linear: %d threads, ISA %s, best of %d runs\n", num_threads(),
-              cpu::linear_simd::kIsaName, g_reps);
+  std::printf("bench_linear: %d threads, ISA %s, best of %d runs\n", num_threads(), cpu::linear_simd::kIsaName, g_reps);
   const double bw = stream_read_gbs();
   std::printf("streaming read of 1 GiB, %d threads: %.1f GB/s\n", num_threads(), bw);
   if (only == "sweep") sweep();
-  if (only == "" || only == "decode") decode_table(bw);
+  if (only == "rows") rows_experiment();
+  if (only == "" || only == "decode") decode_table();
   if (only == "" || only == "prefill") prefill_table();
   return 0;
 }

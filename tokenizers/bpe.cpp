@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "tokenizers/byte_level.h"
+#include "tokenizers/json_reader.h"
 #include "tokenizers/utf8.h"
 
 namespace janus::tokenizers {
@@ -36,29 +37,81 @@ WordCache& cache_for(uint64_t instance) {
   return c;
 }
 
-std::string merge_part(const nlohmann::json& m, int which) {
-  if (m.is_array()) return m.at(which).get<std::string>();
-  const std::string& s = m.get_ref<const std::string&>();
-  size_t sp = s.find(' ');
-  if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-    throw std::invalid_argument("BPE merge \"" + s + "\" is not two tokens separated by a space");
-  return which == 0 ? s.substr(0, sp) : s.substr(sp + 1);
-}
 }  // namespace
 
-BpeModel::BpeModel(const nlohmann::json& model, bool byte_input) : byte_input_(byte_input) {
+BpeSpec BpeSpec::read(JsonReader& r, nlohmann::json& params) {
+  BpeSpec spec;
+  params = nlohmann::json::object();
+  spec.params = &params;
+  bool has_vocab = false, has_merges = false;
+  std::string key, a, b;
+  r.expect('{');
+  if (!r.consume('}')) {
+    do {
+      r.read_string(key);
+      r.expect(':');
+      if (key == "vocab" && r.peek() == '{') {
+        has_vocab = true;
+        spec.vocab.clear();
+        r.expect('{');
+        if (!r.consume('}')) {
+          do {
+            r.read_string(a);
+            r.expect(':');
+            spec.vocab.emplace_back(a, r.read_int());
+          } while (r.consume(','));
+          r.expect('}');
+        }
+      } else if (key == "merges" && r.peek() == '[') {
+        has_merges = true;
+        spec.merges.clear();
+        r.expect('[');
+        if (!r.consume(']')) {
+          do {
+            if (r.peek() == '[') {  // ["a", "b"]
+              r.expect('[');
+              r.read_string(a);
+              r.expect(',');
+              r.read_string(b);
+              r.expect(']');
+            } else {  // "a b"
+              r.read_string(a);
+              size_t sp = a.find(' ');
+              if (sp == std::string::npos || a.find(' ', sp + 1) != std::string::npos)
+                r.fail("BPE merge \"" + a + "\" is not two tokens separated by a space");
+              b = a.substr(sp + 1);
+              a.resize(sp);
+            }
+            spec.merges.emplace_back(a, b);
+          } while (r.consume(','));
+          r.expect(']');
+        }
+      } else {
+        std::string_view raw = r.skip_value();
+        params[key] = nlohmann::json::parse(raw.begin(), raw.end());
+      }
+    } while (r.consume(','));
+    r.expect('}');
+  }
+  if (!has_vocab) throw std::invalid_argument("model has no \"vocab\" object");
+  if (!has_merges && !params.contains("merges")) throw std::invalid_argument("model has no \"merges\" array");
+  if (params.contains("merges") || params.contains("vocab"))
+    throw std::invalid_argument("model \"vocab\" must be an object and \"merges\" an array");
+  return spec;
+}
+
+BpeModel::BpeModel(BpeSpec& spec, bool byte_input) : byte_input_(byte_input) {
+  const nlohmann::json& model = *spec.params;
   instance_ = g_instances.fetch_add(1);
   if (model.value("type", std::string("BPE")) != "BPE")
     throw std::invalid_argument("unsupported model type \"" + model.value("type", std::string()) + "\" (BPE only)");
-  const auto& vocab = model.at("vocab");
-  vocab_.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    int64_t id = it.value().get<int64_t>();
-    if (id < 0 || id > (1 << 28)) throw std::invalid_argument("vocab id out of range for \"" + it.key() + "\"");
-    utf8_check(it.key(), "vocab token");
-    vocab_.insert(it.key(), int32_t(id));
+  vocab_.reserve(spec.vocab.size());
+  for (auto& [tok, id] : spec.vocab) {
+    if (id < 0 || id >= (1 << 24)) throw std::invalid_argument("vocab id out of range for \"" + tok + "\"");
+    utf8_check(tok, "vocab token");
+    vocab_.insert(tok, int32_t(id));
     if (size_t(id) >= id_to_token_.size()) id_to_token_.resize(size_t(id) + 1);
-    id_to_token_[size_t(id)] = it.key();
+    id_to_token_[size_t(id)] = std::move(tok);
   }
   auto opt_string = [&](const char* key) {
     auto it = model.find(key);
@@ -81,18 +134,23 @@ BpeModel::BpeModel(const nlohmann::json& model, bool byte_input) : byte_input_(b
   if (model.contains("dropout") && !model.at("dropout").is_null() && model.at("dropout").get<double>() > 0.0)
     throw std::invalid_argument("BPE dropout is not supported");
 
-  const auto& merges = model.at("merges");
-  merges_.reserve(merges.size());
-  for (size_t r = 0; r < merges.size(); ++r) {
-    std::string a = merge_part(merges[r], 0), b = merge_part(merges[r], 1);
+  merges_.reserve(spec.merges.size());
+  std::string joined;
+  for (size_t r = 0; r < spec.merges.size(); ++r) {
+    const std::string& a = spec.merges[r].first;
+    const std::string& b = spec.merges[r].second;
     int32_t ia = vocab_.find(a), ib = vocab_.find(b);
-    std::string joined = a + (b.compare(0, prefix_.size(), prefix_) == 0 ? b.substr(prefix_.size()) : b);
+    joined = a;
+    if (b.compare(0, prefix_.size(), prefix_) == 0) joined.append(b, prefix_.size(), std::string::npos);
+    else joined += b;
     int32_t ij = vocab_.find(joined);
     if (ia < 0 || ib < 0 || ij < 0)
       throw std::invalid_argument("BPE merge " + std::to_string(r) + " (\"" + a + "\" \"" + b +
                                   "\") uses a token that is not in the vocabulary");
     merges_.insert(ia, ib, {uint32_t(r), ij});
   }
+  spec.vocab.clear();
+  spec.merges.clear();
 
   for (int b = 0; b < 256; ++b) {
     std::string ch;
@@ -198,19 +256,31 @@ void BpeModel::initial_symbols(std::string_view w, std::vector<int32_t>& syms) c
 }
 
 void BpeModel::merge(std::vector<int32_t>& syms) const {
-  if (syms.size() > 48) return merge_heap(syms);
-  // Short words: repeatedly merge the lowest-ranked pair (leftmost on ties).
-  while (syms.size() > 1) {
+  if (syms.size() > 256) return merge_heap(syms);
+  // Short words: repeatedly merge the lowest-ranked pair (leftmost on ties). The rank of every
+  // adjacent pair is kept in `rank`, so a merge costs two lookups plus a linear scan.
+  thread_local std::vector<PairMap::Value> rank;
+  const size_t n = syms.size();
+  if (n < 2) return;
+  rank.resize(n - 1);
+  auto lookup = [&](size_t i) {
+    const PairMap::Value* v = merges_.find(syms[i], syms[i + 1]);
+    return v ? *v : PairMap::Value{UINT32_MAX, -1};
+  };
+  for (size_t i = 0; i + 1 < n; ++i) rank[i] = lookup(i);
+  size_t len = n;
+  while (len > 1) {
     uint32_t best_rank = UINT32_MAX;
     size_t best = 0;
-    int32_t best_id = -1;
-    for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      const PairMap::Value* v = merges_.find(syms[i], syms[i + 1]);
-      if (v && v->rank < best_rank) { best_rank = v->rank; best = i; best_id = v->id; }
-    }
-    if (best_id < 0) break;
-    syms[best] = best_id;
-    syms.erase(syms.begin() + best + 1);
+    for (size_t i = 0; i + 1 < len; ++i)
+      if (rank[i].rank < best_rank) { best_rank = rank[i].rank; best = i; }
+    if (best_rank == UINT32_MAX) break;
+    syms[best] = rank[best].id;
+    syms.erase(syms.begin() + long(best) + 1);
+    rank.erase(rank.begin() + long(best));
+    --len;
+    if (best + 1 < len) rank[best] = lookup(best);
+    if (best > 0) rank[best - 1] = lookup(best - 1);
   }
 }
 

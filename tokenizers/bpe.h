@@ -20,10 +20,21 @@
 
 namespace janus::tokenizers {
 
+class JsonReader;
+
+// The "model" object of a tokenizer.json, read without a DOM for the vocabulary and merges.
+struct BpeSpec {
+  nlohmann::json* params = nullptr;  // every other key of the model object (owned by the caller)
+  std::vector<std::pair<std::string, int64_t>> vocab;
+  std::vector<std::pair<std::string, std::string>> merges;
+  // Reads the model object at the reader's position into `params` (other keys), vocab, merges.
+  static BpeSpec read(JsonReader& r, nlohmann::json& params);
+};
+
 class BpeModel {
  public:
-  // `model` is the tokenizer.json "model" object; `byte_input`: words are raw bytes (see above).
-  BpeModel(const nlohmann::json& model, bool byte_input);
+  // `byte_input`: words arrive as raw bytes (see above).
+  BpeModel(BpeSpec& spec, bool byte_input);
 
   // Appends the ids of one pre-tokenized word.
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;

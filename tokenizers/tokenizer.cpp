@@ -9,6 +9,7 @@
 #include "tokenizers/added_vocabulary.h"
 #include "tokenizers/bpe.h"
 #include "tokenizers/decoder.h"
+#include "tokenizers/json_reader.h"
 #include "tokenizers/normalizer.h"
 #include "tokenizers/pre_tokenizer.h"
 #include "tokenizers/utf8.h"
@@ -85,8 +86,31 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
 Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view config_json, const std::string& origin) {
   auto impl = std::make_shared<Impl>();
   try {
-    nlohmann::json j = nlohmann::json::parse(tokenizer_json.begin(), tokenizer_json.end());
-    if (!j.is_object()) throw std::invalid_argument("top level is not an object");
+    // Top level: every key but "model" goes through nlohmann; the model's vocab and merges
+    // are read directly (they are ~99% of the file).
+    nlohmann::json j = nlohmann::json::object(), model_params;
+    BpeSpec spec;
+    bool has_model = false;
+    JsonReader r(tokenizer_json);
+    if (r.peek() != '{') throw std::invalid_argument("top level is not an object");
+    r.expect('{');
+    std::string key;
+    if (!r.consume('}')) {
+      do {
+        r.read_string(key);
+        r.expect(':');
+        if (key == "model" && r.peek() == '{') {
+          spec = BpeSpec::read(r, model_params);
+          has_model = true;
+        } else {
+          std::string_view raw = r.skip_value();
+          j[key] = nlohmann::json::parse(raw.begin(), raw.end());
+        }
+      } while (r.consume(','));
+      r.expect('}');
+    }
+    if (!r.at_end()) r.fail("trailing characters");
+    if (!has_model) throw std::invalid_argument("no \"model\" object");
     auto get = [&](const char* key) -> const nlohmann::json& {
       static const nlohmann::json kNull;
       auto it = j.find(key);
@@ -95,7 +119,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
     impl->normalizer = make_normalizer(get("normalizer"));
     bool byte_level_last = false;
     impl->pre_tokenizer = make_pre_tokenizer(get("pre_tokenizer"), &byte_level_last);
-    impl->model = std::make_unique<BpeModel>(j.at("model"), byte_level_last);
+    impl->model = std::make_unique<BpeModel>(spec, byte_level_last);
     impl->decoder = make_decoder(get("decoder"));
     const Normalizer* norm = impl->normalizer.get();
     impl->added = AddedVocabulary(get("added_tokens"), [norm](std::string& s) { if (norm) norm->normalize(s); });
@@ -168,8 +192,9 @@ void Tokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, bo
       ids.insert(ids.end(), m.post_prefix.begin(), m.post_prefix.end());
     }
   }
-  std::vector<TextSplit> raw, norm;
-  std::string normalized;
+  thread_local std::vector<TextSplit> raw, norm;
+  thread_local std::string normalized;
+  raw.clear();
   m.added.split(text, false, raw);
   for (const TextSplit& s : raw) {
     if (s.id >= 0) { ids.push_back(s.id); continue; }

@@ -16,7 +16,10 @@ Writes under tests/fixtures/tokenizers/:
 Usage:
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py            # everything but `trained`
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py --trained  # expected ids for trained/
-  tools/.venv/bin/python tools/make_tokenizer_fixtures.py --bench FILE [--threads N]  # HF speed
+  tools/.venv/bin/python tools/make_tokenizer_fixtures.py --make-bench-corpus FILE [--mb 8]
+  tools/.venv/bin/python tools/make_tokenizer_fixtures.py --bench FILE [--threads N] > hf.jsonl
+      HF `tokenizers` load time and encode_batch MB/s with 1 and N rayon threads (reference for
+      bench/bench_tokenizer --reference hf.jsonl)
 """
 import argparse
 import json
@@ -232,6 +235,63 @@ QWEN25_TEMPLATE = (  # Qwen2.5-Instruct's template, its tool-free branch (tools 
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
 
 
+# Llama-3.1-Instruct's template (meta-llama/Llama-3.1-8B-Instruct tokenizer_config.json, also
+# DeepSeek-R1-Distill-Llama's base), transcribed verbatim.
+LLAMA31_TEMPLATE = """{{- bos_token }}
+{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- set date_string = "26 Jul 2024" %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message + builtin tools #}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if builtin_tools is defined or tools is not none %}
+    {{- "Environment: ipython\\n" }}
+{%- endif %}
+{%- if builtin_tools is defined %}
+    {{- "Tools: " + builtin_tools | reject('equalto', 'code_interpreter') | join(", ") + "\\n\\n"}}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\\n" }}
+{{- "Today Date: " + date_string + "\\n\\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\\n\\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\\n\\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}
+"""
+
+
 def r1_template(v3):
     """DeepSeek-R1's template = V3's with two changes (published R1 tokenizer_config.json):
     historical assistant content keeps only the text after '</think>', and the generation prompt
@@ -312,7 +372,8 @@ def make_chat_templates():
     # (trim_blocks + lstrip_blocks, loopcontrols).
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     extra = {"deepseek_r1": (r1_template(v3_cfg["chat_template"]), "<｜begin▁of▁sentence｜>"),
-             "qwen2_5": (QWEN25_TEMPLATE, "")}
+             "qwen2_5": (QWEN25_TEMPLATE, ""),
+             "llama3_1_instruct": (LLAMA31_TEMPLATE, "<|begin_of_text|>")}
     for name, (src, bos) in extra.items():
         tpl = env.from_string(src)
         for conv in CONVERSATIONS:
@@ -329,39 +390,99 @@ def make_chat_templates():
 
 
 # -------------------------------------------------------------------------------------- bench
-def bench(path, names, threads):
+def make_bench_corpus(out, mb):
+    """~`mb` MB of documents, one per line: Python standard library sources (code, English
+    comments/docstrings) and random multilingual lines from the fixture pools (cache-unfriendly)."""
+    import sysconfig
+    rng = random.Random(99)
+    docs, size = [], 0
+    stdlib = sysconfig.get_paths()["stdlib"]
+    files = []
+    for root, _, names in os.walk(stdlib):
+        if "site-packages" in root or "test" in root:
+            continue
+        files += [os.path.join(root, n) for n in sorted(names) if n.endswith(".py")]
+    files.sort()
+    rng.shuffle(files)
+    target_code = int(mb * 1e6 * 0.7)
+    for f in files:
+        try:
+            text = open(f, encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue
+        for para in text.split("\n\n"):
+            line = para.replace("\n", "\\n")  # one document per line, newlines kept visible
+            docs.append(line)
+            size += len(line.encode())
+        if size >= target_code:
+            break
+    while size < mb * 1e6:
+        parts = []
+        for _ in range(rng.randint(5, 40)):
+            pool = rng.choice(POOLS)
+            parts.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 12))))
+        line = " ".join(parts).replace("\n", " ").replace("\r", " ")
+        docs.append(line)
+        size += len(line.encode())
+    rng.shuffle(docs)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(docs))
+    print(f"wrote {out}: {size / 1e6:.2f} MB, {len(docs)} lines")
+
+
+def bench_worker(path, names, threads):
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
     from tokenizers import Tokenizer
     text = open(path, encoding="utf-8").read()
     lines = text.split("\n")
-    mb = len(text.encode()) / 1e6
+    mb = len(text.encode()) / 1e6 - (len(lines) - 1) / 1e6  # newlines are not encoded
+    res = {}
     for name in names:
         p = os.path.join(SHARED, name, "tokenizer.json")
-        t0 = time.perf_counter()
-        tok = Tokenizer.from_file(p)
-        load = time.perf_counter() - t0
-        tok.encode_batch(lines[:1000])  # warm up
-        best1 = 1e9
+        load = 1e9
         for _ in range(3):
             t0 = time.perf_counter()
-            for l in lines:
-                tok.encode(l, add_special_tokens=False)
-            best1 = min(best1, time.perf_counter() - t0)
-        os.environ["RAYON_NUM_THREADS"] = str(threads)
-        bestn = 1e9
+            tok = Tokenizer.from_file(p)
+            load = min(load, time.perf_counter() - t0)
+        tok.encode_batch(lines, add_special_tokens=False)  # warm-up (fills the word cache)
+        best = 1e9
         for _ in range(3):
             t0 = time.perf_counter()
             tok.encode_batch(lines, add_special_tokens=False)
-            bestn = min(bestn, time.perf_counter() - t0)
-        print(json.dumps({"tokenizer": name, "mb": round(mb, 3), "load_s": round(load, 4),
-                          "single_mb_s": round(mb / best1, 2), "batch_mb_s": round(mb / bestn, 2)}))
+            best = min(best, time.perf_counter() - t0)
+        res[name] = {"load_s": load, "mb_s": mb / best}
+    print(json.dumps(res))
+
+
+def bench(path, names, threads):
+    import subprocess
+    runs = {}
+    for t in (1, threads):
+        out = subprocess.run([sys.executable, __file__, "--bench-worker", path, "--threads", str(t)],
+                             check=True, capture_output=True, text=True).stdout
+        runs[t] = json.loads(out.strip().splitlines()[-1])
+    for name in names:
+        print(json.dumps({"tokenizer": name, "load_s": round(min(runs[1][name]["load_s"], runs[threads][name]["load_s"]), 4),
+                          "single_mb_s": round(runs[1][name]["mb_s"], 3),
+                          "batch_mb_s": round(runs[threads][name]["mb_s"], 3), "threads": threads}))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trained", action="store_true")
     ap.add_argument("--bench")
+    ap.add_argument("--bench-worker")
+    ap.add_argument("--make-bench-corpus")
+    ap.add_argument("--mb", type=float, default=8.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     a = ap.parse_args()
+    if a.make_bench_corpus:
+        make_bench_corpus(a.make_bench_corpus, a.mb)
+        return
+    if a.bench_worker:
+        bench_worker(a.bench_worker, REAL, a.threads)
+        return
     if a.bench:
         bench(a.bench, REAL, a.threads)
         return

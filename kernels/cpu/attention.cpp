@@ -9,6 +9,7 @@
 namespace janus::kernels {
 
 void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, float scale, int64_t q_pos0) {
+  JANUS_CUDA_DISPATCH((out, q, k, v), cuda::attention(out, q, k, v, scale, q_pos0));
   const char* op = "attention";
   cpu::check_rows_f32(out, op, "out");
   cpu::check_rows_f32(q, op, "q");

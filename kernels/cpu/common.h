@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/ops.h"
+#include "kernels/dispatch.h"  // JANUS_CUDA_DISPATCH, the first line of every public op
 
 namespace janus::kernels::cpu {
 

@@ -29,12 +29,14 @@ void rowwise3(const char* op, Tensor& y, const Tensor& a, const Tensor& b, F f) 
 }  // namespace
 
 void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) {
+  JANUS_CUDA_DISPATCH((y, gate, up), cuda::silu_mul(y, gate, up));
   rowwise3("silu_mul", y, gate, up, [](float* yr, const float* g, const float* u, int64_t n) {
     for (int64_t i = 0; i < n; ++i) yr[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
   });
 }
 
 void gelu(Tensor& y, const Tensor& x, bool tanh_approx) {
+  JANUS_CUDA_DISPATCH((y, x), cuda::gelu(y, x, tanh_approx));
   rowwise3("gelu", y, x, Tensor(), [tanh_approx](float* yr, const float* xr, const float*, int64_t n) {
     if (tanh_approx) {
       const float k = std::sqrt(2.0f / float(M_PI));
@@ -49,18 +51,21 @@ void gelu(Tensor& y, const Tensor& x, bool tanh_approx) {
 }
 
 void add(Tensor& y, const Tensor& a, const Tensor& b) {
+  JANUS_CUDA_DISPATCH((y, a, b), cuda::add(y, a, b));
   rowwise3("add", y, a, b, [](float* yr, const float* ar, const float* br, int64_t n) {
     for (int64_t i = 0; i < n; ++i) yr[i] = ar[i] + br[i];
   });
 }
 
 void axpy(Tensor& y, float s, const Tensor& x) {
+  JANUS_CUDA_DISPATCH((y, x), cuda::axpy(y, s, x));
   rowwise3("axpy", y, x, Tensor(), [s](float* yr, const float* xr, const float*, int64_t n) {
     for (int64_t i = 0; i < n; ++i) yr[i] += s * xr[i];
   });
 }
 
 void softmax_rows(Tensor& x) {
+  JANUS_CUDA_DISPATCH((x), cuda::softmax_rows(x));
   rowwise3("softmax_rows", x, x, Tensor(), [](float* yr, const float*, const float*, int64_t n) {
     float m = -INFINITY;
     for (int64_t i = 0; i < n; ++i) m = std::max(m, yr[i]);
@@ -75,6 +80,7 @@ void softmax_rows(Tensor& x) {
 }
 
 void embedding(Tensor& y, const Tensor& table, const int64_t* ids, int64_t n) {
+  JANUS_CUDA_DISPATCH((y, table), cuda::embedding(y, table, ids, n));
   const char* op = "embedding";
   cpu::check_rows_f32(y, op, "y");
   cpu::check(table.dim() == 2 && table.is_contiguous(), op, "table must be a contiguous [V, D] matrix, got " + shape_str(table.shape()));

@@ -1,11 +1,14 @@
 // GEMV micro-kernels for linear() with few activation rows (decode): y[m, n] = Σ_k x[m, k]·W[n, k].
 //
-// Memory-bound: every weight row is streamed once for up to kGemvRows rows of x. Four weight
-// rows are read side by side, 128 bytes of each per visit (kStepBytes), so each x vector feeds
-// four FMAs; with a single x row, two accumulators per weight row keep eight FMA chains in
-// flight. x stays f32 (never rounded to the weight dtype): it is packed once per call into the
-// lane order of the weight decoder (linear_simd.h) and zero-padded to whole steps, so the inner
-// loop is load-decode-FMA only.
+// Memory-bound, so the design follows the memory system:
+// - Each thread streams its weight rows strictly in address order, one row at a time. Reading
+//   several rows side by side (to reuse x loads across rows) looks cheaper but, with rows of a
+//   few KiB, interleaves streams within one 4 KiB page and the hardware prefetcher stops
+//   following them: measured 2× slower from DRAM (bench/RESULTS.md, "Linear kernels (CPU)").
+// - Every weight vector is decoded once and used for up to kGemvRows rows of x.
+// - x stays f32 (never rounded to the weight dtype). It is packed once per call into the lane
+//   order of the weight decoder (linear_simd.h) and zero-padded to whole steps, so the inner loop
+//   is load-decode-FMA only; x re-loads hit L1.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -15,9 +18,12 @@
 
 namespace janus::kernels::cpu::linear_simd {
 
-constexpr int kGemvRows = 4;  // x rows per pass over a group of weight rows
+constexpr int kGemvRows = 4;  // x rows per pass over a weight row
 
-template <class D> inline int64_t padded_k(int64_t K) { return (K + kStep<D> - 1) / kStep<D> * kStep<D>; }
+template <class D>
+inline int64_t padded_k(int64_t K) {
+  return (K + kStep<D> - 1) / kStep<D> * kStep<D>;
+}
 
 // xp[m·kpad + j] = x[m·ldx + k(j)], k(j) in the decoder's lane order; zero for k ≥ K.
 template <class D>
@@ -34,95 +40,79 @@ void pack_x(const float* x, int64_t ldx, int64_t M, int64_t K, float* xp) {
       }
 }
 
-// acc[r][m] += decoded w[r·ldw + (0, kStep)] · x_m[0, kStep) (x packed, row stride kpad).
-// Per decoder block: decode RC rows (≤ 8 vectors live), then load each x vector once and feed
-// it to those RC rows.
-template <class D, int M, int R, int A>
-inline void accumulate_step(const typename D::Storage* w, int64_t ldw, const float* xk, int64_t kpad,
-                            VecF (&acc)[R][M][A]) {
+// Software prefetch distance along the weight stream. The hardware prefetcher alone left the
+// GEMV at ~70% of the streaming-read floor; prefetching 0.5-4 KiB ahead helped, 2 KiB most
+// consistently (~85%; bench_linear --only rows). Prefetches never fault, so running past the
+// end of W is harmless.
+constexpr int kPrefetchBytes = 2048;
+static_assert(kStepBytes == 128, "one prefetch per 64-byte line of a step");
+
+// acc[m][·] += decoded w[0, kStep) · x_m[0, kStep) (x packed, row stride kpad). Consecutive
+// vectors rotate over A accumulators so that M·A FMA chains are in flight.
+template <class D, int M, int A, bool kPrefetch = true>
+inline void accumulate_step(const typename D::Storage* w, const float* xk, int64_t kpad, VecF (&acc)[M][A]) {
   constexpr int kRegs = kStepRegs<D>, kBRegs = Weights<D>::kBlock / kLanes;
-  constexpr int RC = std::max(1, std::min(R, 8 / kBRegs));
-  for (int b = 0; b < kRegs; b += kBRegs)
-    for (int r0 = 0; r0 < R; r0 += RC) {
-      VecF wv[RC][kBRegs];
-      for (int r = 0; r < RC; ++r) Weights<D>::block(w + (r0 + r) * ldw + b * kLanes, wv[r]);
-      for (int i = 0; i < kBRegs; ++i)
-        for (int m = 0; m < M; ++m) {
-          const float* xa = xk + m * kpad + (b + i) * kLanes;
 #if defined(__GNUC__)
-          // Hide the address so GCC does not merge the loads of successive row chunks into
-          // long-lived registers (it then spills the accumulators).
-          if constexpr (RC < R) __asm__("" : "+r"(xa));
-#endif
-          VecF xv = vload(xa);
-          in_register(xv);
-          for (int r = 0; r < RC; ++r)
-            acc[r0 + r][m][(b + i) % A] = vfma(wv[r][i], xv, acc[r0 + r][m][(b + i) % A]);
-        }
-    }
-}
-
-// out[r·M + m] = Σ_k w[r·ldw + k] · x_m[k] / kUnscale for R weight rows and M packed x rows.
-template <class D, int M, int R>
-inline void dot_rows(const typename D::Storage* w, int64_t ldw, int64_t K, const float* xp,
-                     int64_t kpad, float* out) {
-  using S = typename D::Storage;
-  constexpr int A = M == 1 ? 2 : 1;
-  VecF acc[R][M][A];
-  for (auto& a : acc)
-    for (auto& b : a)
-      for (auto& c : b) c = vzero();
-  const int64_t full = K / kStep<D> * kStep<D>;
-  for (int64_t k = 0; k < full; k += kStep<D>) accumulate_step<D, M, R, A>(w + k, ldw, xp + k, kpad, acc);
-  if (full < K) {  // ragged last step: zero-padded copy of each row's tail
-    S tail[R][kStep<D>];
-    std::memset(tail, 0, sizeof tail);
-    for (int r = 0; r < R; ++r) std::memcpy(tail[r], w + r * ldw + full, size_t(K - full) * sizeof(S));
-    accumulate_step<D, M, R, A>(&tail[0][0], kStep<D>, xp + full, kpad, acc);
+  if constexpr (kPrefetch) {
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + 64);
   }
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < M; ++m) {
-      VecF s = acc[r][m][0];
-      for (int a = 1; a < A; ++a) s = vadd(s, acc[r][m][a]);
-      out[r * M + m] = vsum(s);
-    }
+#endif
+  for (int b = 0; b < kRegs; b += kBRegs) {
+    VecF wv[kBRegs];
+    Weights<D>::block(w + b * kLanes, wv);
+    for (int i = 0; i < kBRegs; ++i)
+      for (int m = 0; m < M; ++m)
+        acc[m][(b + i) % A] = vfma(wv[i], vload(xk + m * kpad + (b + i) * kLanes), acc[m][(b + i) % A]);
+  }
 }
 
-template <class D, int R>
-inline void dot_rows_m(int M, const typename D::Storage* w, int64_t ldw, int64_t K, const float* xp,
-                       int64_t kpad, float* out) {
-  switch (M) {
-    case 1: dot_rows<D, 1, R>(w, ldw, K, xp, kpad, out); break;
-    case 2: dot_rows<D, 2, R>(w, ldw, K, xp, kpad, out); break;
-    case 3: dot_rows<D, 3, R>(w, ldw, K, xp, kpad, out); break;
-    default: dot_rows<D, 4, R>(w, ldw, K, xp, kpad, out); break;
+// out[m] = Σ_k w[k] · x_m[k] / kUnscale for one weight row and M ≤ kGemvRows packed x rows.
+template <class D, int M>
+inline void dot_row(const typename D::Storage* w, int64_t K, const float* xp, int64_t kpad, float* out) {
+  using S = typename D::Storage;
+  constexpr int A = 2;
+  VecF acc[M][A];
+  for (auto& a : acc)
+    for (auto& c : a) c = vzero();
+  const int64_t full = K / kStep<D> * kStep<D>;
+  for (int64_t k = 0; k < full; k += kStep<D>) accumulate_step<D, M, A>(w + k, xp + k, kpad, acc);
+  if (full < K) {  // ragged last step: zero-padded copy of the row's tail
+    S tail[kStep<D>];
+    std::memset(tail, 0, sizeof tail);
+    std::memcpy(tail, w + full, size_t(K - full) * sizeof(S));
+    accumulate_step<D, M, A, false>(tail, xp + full, kpad, acc);
+  }
+  for (int m = 0; m < M; ++m) {
+    VecF s = acc[m][0];
+    for (int a = 1; a < A; ++a) s = vadd(s, acc[m][a]);
+    out[m] = vsum(s);
   }
 }
 
 // y[m·ldy + n] = Σ_k W[n, k]·x_m[k] (+ bias[n]) for rows n in [n0, n1) of W (row stride ldw)
 // and all M rows of packed x (xp, from pack_x; for fp8 already multiplied by the block scales
-// and kUnscale). Each group of four weight rows is streamed from memory once and re-read from
-// L1 for every further kGemvRows rows of x.
+// and kUnscale). Each weight row is streamed from memory once and re-read from L1 for every
+// further kGemvRows rows of x.
 template <class D>
-void gemv_rows(const typename D::Storage* w, int64_t ldw, int64_t n0, int64_t n1, int64_t K,
-               const float* xp, int64_t M, const float* bias, float* y, int64_t ldy) {
+void gemv_rows(const typename D::Storage* w, int64_t ldw, int64_t n0, int64_t n1, int64_t K, const float* xp, int64_t M,
+               const float* bias, float* y, int64_t ldy) {
   const int64_t kpad = padded_k<D>(K);
-  float out[4 * kGemvRows];
-  for (int64_t n = n0; n < n1;) {
-    const int R = n1 - n >= 4 ? 4 : 1;
+  float out[kGemvRows];
+  for (int64_t n = n0; n < n1; ++n) {
+    const typename D::Storage* row = w + n * ldw;
     for (int64_t m0 = 0; m0 < M; m0 += kGemvRows) {
       const int mc = int(std::min<int64_t>(kGemvRows, M - m0));
       const float* xm = xp + m0 * kpad;
-      if (R == 4) dot_rows_m<D, 4>(mc, w + n * ldw, ldw, K, xm, kpad, out);
-      else dot_rows_m<D, 1>(mc, w + n * ldw, ldw, K, xm, kpad, out);
-      for (int r = 0; r < R; ++r)
-        for (int m = 0; m < mc; ++m) {
-          float v = out[r * mc + m];
-          if (bias) v += bias[n + r];
-          y[(m0 + m) * ldy + n + r] = v;
-        }
+      switch (mc) {
+        case 1: dot_row<D, 1>(row, K, xm, kpad, out); break;
+        case 2: dot_row<D, 2>(row, K, xm, kpad, out); break;
+        case 3: dot_row<D, 3>(row, K, xm, kpad, out); break;
+        default: dot_row<D, 4>(row, K, xm, kpad, out); break;
+      }
+      const float b = bias ? bias[n] : 0.0f;
+      for (int m = 0; m < mc; ++m) y[(m0 + m) * ldy + n] = out[m] + b;
     }
-    n += R;
   }
 }
 

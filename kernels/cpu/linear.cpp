@@ -1,12 +1,13 @@
 // linear(): y[M, N] = x[M, K]·Wᵀ (+ bias) on the CPU. Contract in kernels/ops.h.
 //
-// Few rows of x (decode, M ≤ kGemvMaxM): the memory-bound GEMV of gemv.h, split over groups of
-// weight rows. Many rows (prefill): OpenBLAS sgemm, one tile of weight rows per call; narrow
-// weights (bf16, f16, fp8) are widened one tile at a time into a thread-local f32 buffer, so the
-// conversion is amortised over M and no f32 copy of the whole matrix ever exists.
+// Few rows of x (decode, M ≤ cpu::kLinearGemvMaxRows): the memory-bound GEMV of gemv.h, the
+// weight rows split over the threads in groups of 16. More rows (prefill): OpenBLAS sgemm, one
+// tile of weight rows per call; narrow weights (bf16, f16, fp8) are widened one tile at a time
+// into a thread-local f32 buffer, so the conversion is amortised over M and no f32 copy of the
+// whole matrix ever exists.
 // fp8 e4m3 block scales (one per 128×128 block): the GEMV multiplies the packed x by the scale
-// of each 128-column block (Σ_k x_k·s·w_k = s·Σ_k x_k·w_k within a block), the GEMM path scales
-// while widening.
+// of each 128-column block (within a block Σ_k x_k·(s·w_k) = Σ_k (s·x_k)·w_k), the GEMM path
+// scales while widening.
 #include <cblas.h>
 
 #include <algorithm>
@@ -29,9 +30,9 @@ namespace {
 using namespace cpu::linear_simd;
 
 constexpr const char* kOp = "linear";
-constexpr int64_t kFp8Block = 128;        // scale_inv block edge
-constexpr int64_t kRowGroup = 16;         // GEMV work unit in weight rows (divides kFp8Block)
-constexpr int64_t kGemmTile = 64;         // weight rows widened per sgemm call (divides kFp8Block)
+constexpr int64_t kFp8Block = 128;             // scale_inv block edge
+constexpr int64_t kRowGroup = 16;              // GEMV work unit in weight rows (divides kFp8Block)
+constexpr int64_t kTileBytes = 2 << 20;        // widened f32 weight tile per thread: about one L2
 constexpr int64_t kMinChunkBytes = 256 << 10;  // weight bytes below which a thread is not worth waking
 
 std::atomic<int64_t> g_gemv_max_rows{cpu::kLinearGemvMaxRows};
@@ -46,7 +47,7 @@ struct Problem {
   int64_t ldw = 0;
   const float* scale = nullptr;  // fp8: scale_inv [ceil(N/128), ceil(K/128)], row stride scale_ld
   int64_t scale_ld = 0;
-  const float* bias = nullptr;   // [N] or null
+  const float* bias = nullptr;  // [N] or null
 };
 
 // We split the work ourselves (parallel_for); OpenBLAS's own threads would oversubscribe the
@@ -59,8 +60,10 @@ template <class D>
 void run_gemv(const Problem& p) {
   using S = typename D::Storage;
   const int64_t kpad = padded_k<D>(p.K);
-  std::vector<float> xp(size_t(p.M * kpad));
-  pack_x<D>(p.x, p.ldx, p.M, p.K, xp.data());
+  thread_local std::vector<float> xp_buf;  // the caller's; reused: no allocation per decode step
+  xp_buf.resize(size_t(p.M * kpad));
+  float* const xp = xp_buf.data();  // workers must see this thread's buffer, not their own
+  pack_x<D>(p.x, p.ldx, p.M, p.K, xp);
   const S* w = static_cast<const S*>(p.w);
   const int64_t units = (p.N + kRowGroup - 1) / kRowGroup;
   const int64_t unit_bytes = kRowGroup * p.K * int64_t(sizeof(S));
@@ -80,13 +83,13 @@ void run_gemv(const Problem& p) {
               for (int64_t k = 0; k < kpad; k += kFp8Block) {  // one GEMV step = one scale block
                 const VecF s = vbroadcast(srow[k / kFp8Block] * Weights<D>::kUnscale);
                 for (int64_t i = k; i < k + kFp8Block; i += kLanes)
-                  vstore(xs.data() + m * kpad + i, vmul(vload(xp.data() + m * kpad + i), s));
+                  vstore(xs.data() + m * kpad + i, vmul(vload(xp + m * kpad + i), s));
               }
             gemv_rows<D>(w, p.ldw, b0, b1, p.K, xs.data(), p.M, p.bias, p.y, p.ldy);
             b0 = b1;
           }
         } else {
-          gemv_rows<D>(w, p.ldw, n0, n1, p.K, xp.data(), p.M, p.bias, p.y, p.ldy);
+          gemv_rows<D>(w, p.ldw, n0, n1, p.K, xp, p.M, p.bias, p.y, p.ldy);
         }
       },
       grain);
@@ -98,9 +101,13 @@ void run_gemm(const Problem& p) {
   blas_single_threaded();
   const S* w = static_cast<const S*>(p.w);
   constexpr bool kWiden = !std::is_same_v<D, WF32>;
-  // f32 weights need no buffer: one slab of rows per thread. Narrow weights: cache-sized tiles.
-  const int64_t tile = kWiden ? kGemmTile
-                              : std::max<int64_t>(kRowGroup, (p.N + num_threads() - 1) / num_threads());
+  // f32 weights need no buffer: one slab of rows per thread. Narrow weights: tiles of 16..128
+  // rows of about kTileBytes (measured flat between 64 and 256 rows for K = 896..4864), but at
+  // least one tile per thread.
+  const int64_t per_thread = (p.N + num_threads() - 1) / num_threads();
+  const int64_t fit = std::clamp<int64_t>(kTileBytes / (4 * p.K) / kRowGroup * kRowGroup, kRowGroup, 128);
+  const int64_t tile = kWiden ? std::min(fit, (per_thread + kRowGroup - 1) / kRowGroup * kRowGroup)
+                              : std::max<int64_t>(kRowGroup, per_thread);
   const int64_t tiles = (p.N + tile - 1) / tile;
   parallel_for(
       tiles,
@@ -129,8 +136,8 @@ void run_gemm(const Problem& p) {
             wt = reinterpret_cast<const float*>(w) + n0 * p.ldw;
             ldt = p.ldw;
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(p.M), int(nb), int(p.K), 1.0f, p.x,
-                      int(p.ldx), wt, int(ldt), 0.0f, p.y + n0, int(p.ldy));
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(p.M), int(nb), int(p.K), 1.0f, p.x, int(p.ldx), wt,
+                      int(ldt), 0.0f, p.y + n0, int(p.ldy));
           if (p.bias)
             for (int64_t m = 0; m < p.M; ++m) {
               float* yr = p.y + m * p.ldy + n0;
@@ -143,8 +150,10 @@ void run_gemm(const Problem& p) {
 
 template <class D>
 void run(const Problem& p) {
-  if (p.M <= g_gemv_max_rows.load(std::memory_order_relaxed)) run_gemv<D>(p);
-  else run_gemm<D>(p);
+  if (p.M <= g_gemv_max_rows.load(std::memory_order_relaxed))
+    run_gemv<D>(p);
+  else
+    run_gemm<D>(p);
 }
 
 std::string describe(const Tensor& t) {
@@ -158,23 +167,32 @@ int64_t cpu::linear_gemv_max_rows() { return g_gemv_max_rows.load(); }
 void cpu::set_linear_gemv_max_rows(int64_t m) { g_gemv_max_rows.store(m); }
 
 void linear(Tensor& y, const Tensor& x, const Weight& wt) {
-  using cpu::check;
+  JANUS_CUDA_DISPATCH((y, x, wt), cuda::linear(y, x, wt));
   const Tensor& w = wt.w;
-  check(w.defined(), kOp, "weight is undefined");
-  const std::string ctx = " (y " + describe(y) + ", x " + describe(x) + ", w " + describe(w) + ")";
-  check(x.device() == Device::CPU && y.device() == Device::CPU && w.device() == Device::CPU, kOp,
-        "the CPU kernel needs x, y and w on the CPU" + ctx);
-  check(w.dim() == 2 && w.strides()[1] == 1, kOp, "w must be 2-D [N, K] with contiguous rows" + ctx);
+  // Messages are built only on failure: decode calls this hundreds of times per token.
+  auto fail = [&](const std::string& what) {
+    cpu::fail(kOp, what + " (y " + describe(y) + ", x " + describe(x) + ", w " + describe(w) + ")");
+  };
+  if (!w.defined()) fail("weight is undefined");
+  if (x.device() != Device::CPU || y.device() != Device::CPU || w.device() != Device::CPU)
+    fail("the CPU kernel needs x, y and w on the CPU");
+  if (w.dim() != 2 || w.strides()[1] != 1) fail("w must be 2-D [N, K] with contiguous rows");
   const DType wd = w.dtype();
-  check(wd == DType::F32 || wd == DType::BF16 || wd == DType::F16 || wd == DType::F8E4M3, kOp,
-        std::string("w dtype must be f32, bf16, f16 or f8e4m3, got ") + dtype_name(wd) + ctx);
-  cpu::check_rows_f32(x, kOp, "x");
-  cpu::check_rows_f32(y, kOp, "y");
+  if (wd != DType::F32 && wd != DType::BF16 && wd != DType::F16 && wd != DType::F8E4M3)
+    fail(std::string("w dtype must be f32, bf16, f16 or f8e4m3, got ") + dtype_name(wd));
+  if (!x.defined() || x.dtype() != DType::F32 || x.dim() < 1 || x.strides().back() != 1)
+    fail("x must be f32 with a contiguous last dim");
+  if (!y.defined() || y.dtype() != DType::F32 || y.dim() < 1 || y.strides().back() != 1)
+    fail("y must be f32 with a contiguous last dim");
   const int64_t N = w.size(0), K = w.size(1);
-  check(x.size(-1) == K, kOp, "x last dim must equal in_features " + std::to_string(K) + ctx);
-  Shape want = x.shape();
-  want.back() = N;
-  check(y.shape() == want, kOp, "y must have shape " + shape_str(want) + ctx);
+  if (x.size(-1) != K) fail("x last dim must equal in_features " + std::to_string(K));
+  bool y_ok = y.dim() == x.dim() && y.size(-1) == N;
+  for (int d = 0; y_ok && d + 1 < x.dim(); ++d) y_ok = y.size(d) == x.size(d);
+  if (!y_ok) {
+    Shape want = x.shape();
+    want.back() = N;
+    fail("y must have shape " + shape_str(want));
+  }
 
   Problem p;
   p.M = 1;  // product of x's leading dims (not numel / K: K may be 0)
@@ -188,35 +206,35 @@ void linear(Tensor& y, const Tensor& x, const Weight& wt) {
   p.ldy = y.dim() >= 2 ? cpu::row_stride(y, kOp) : N;
   p.w = w.raw();
   p.ldw = w.strides()[0];
-  check(p.M == 1 || (p.ldx >= K && p.ldy >= N), kOp, "x and y rows must not overlap" + ctx);
+  if (p.M > 1 && (p.ldx < K || p.ldy < N)) fail("rows of x or y overlap each other");
   {
     const char* xb = reinterpret_cast<const char*>(p.x);
     const char* yb = reinterpret_cast<const char*>(p.y);
     const char* xe = xb + ((p.M - 1) * p.ldx + K) * 4;
     const char* ye = yb + ((p.M - 1) * p.ldy + N) * 4;
-    check(xe <= yb || ye <= xb || K == 0, kOp, "y must not alias x" + ctx);
+    if (K > 0 && xe > yb && ye > xb) fail("y must not alias x");
   }
 
   const Tensor& sc = wt.scale_inv;
   if (wd == DType::F8E4M3) {
-    const Shape ws{(N + kFp8Block - 1) / kFp8Block, (K + kFp8Block - 1) / kFp8Block};
-    check(sc.defined(), kOp, "f8e4m3 weight needs scale_inv " + shape_str(ws) + ctx);
-    check(sc.device() == Device::CPU && sc.dtype() == DType::F32 && sc.shape() == ws &&
-              sc.strides()[1] == 1,
-          kOp, "scale_inv must be f32 " + shape_str(ws) + " with contiguous rows, got " + describe(sc) + ctx);
+    const int64_t bn = (N + kFp8Block - 1) / kFp8Block, bk = (K + kFp8Block - 1) / kFp8Block;
+    if (!sc.defined()) fail("f8e4m3 weight needs scale_inv " + shape_str({bn, bk}));
+    if (sc.device() != Device::CPU || sc.dtype() != DType::F32 || sc.dim() != 2 || sc.size(0) != bn ||
+        sc.size(1) != bk || sc.strides()[1] != 1)
+      fail("scale_inv must be f32 " + shape_str({bn, bk}) + " with contiguous rows, got " + describe(sc));
     p.scale = sc.data<float>();
     p.scale_ld = sc.strides()[0];
-  } else {
-    check(!sc.defined(), kOp, std::string("scale_inv given for a ") + dtype_name(wd) + " weight" + ctx);
+  } else if (sc.defined()) {
+    fail(std::string("scale_inv given for a ") + dtype_name(wd) + " weight");
   }
 
   std::vector<float> bias_f32;
   if (wt.bias.defined()) {
     const Tensor& b = wt.bias;
-    check(b.device() == Device::CPU && b.dim() == 1 && b.size(0) == N &&
-              (b.dtype() == DType::F32 || b.dtype() == DType::BF16 || b.dtype() == DType::F16),
-          kOp, "bias must be a float vector [" + std::to_string(N) + "], got " + describe(b) + ctx);
-    if (b.dtype() == DType::F32 && b.is_contiguous()) {
+    if (b.device() != Device::CPU || b.dim() != 1 || b.size(0) != N ||
+        (b.dtype() != DType::F32 && b.dtype() != DType::BF16 && b.dtype() != DType::F16))
+      fail("bias must be a float vector [" + std::to_string(N) + "], got " + describe(b));
+    if (b.dtype() == DType::F32 && b.strides()[0] == 1) {
       p.bias = b.data<float>();
     } else {
       bias_f32 = cpu::to_f32(b);

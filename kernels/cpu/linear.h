@@ -7,7 +7,7 @@ namespace janus::kernels::cpu {
 
 // linear() takes the GEMV path for M ≤ this many x rows, the tiled-sgemm path above it.
 // Default kLinearGemvMaxRows (chosen with `bench_linear --sweep`).
-constexpr int64_t kLinearGemvMaxRows = 4;
+constexpr int64_t kLinearGemvMaxRows = 8;
 int64_t linear_gemv_max_rows();
 void set_linear_gemv_max_rows(int64_t m);
 

@@ -104,7 +104,8 @@ inline float vsum(VecF a) {
 // Forces v to be materialised in a register here. GCC otherwise folds a load into each of its
 // uses (a bf16 line read twice, for its even and odd halves; x re-read for every weight row),
 // which makes the GEMV load-port bound: ~30% slower in cache.
-template <class T> inline void in_register(T& v) {
+template <class T>
+inline void in_register(T& v) {
 #if (defined(JANUS_LINEAR_AVX512) || defined(JANUS_LINEAR_AVX2)) && defined(__GNUC__)
   __asm__("" : "+v"(v));
 #else
@@ -128,16 +129,19 @@ struct WFp8 {
 
 // Weights<D>::block(p, out) decodes kBlock consecutive weights into kBlock / kLanes vectors;
 // lane j of the concatenated output holds weight x_index(j). kUnscale: decoded = value / kUnscale.
-template <class D> struct Weights;
+template <class D>
+struct Weights;
 
-template <> struct Weights<WF32> {
+template <>
+struct Weights<WF32> {
   static constexpr int kBlock = kLanes;
   static constexpr float kUnscale = 1.0f;
   static int x_index(int j) { return j; }
   static inline void block(const float* p, VecF* out) { out[0] = vload(p); }
 };
 
-template <> struct Weights<WBf16> {
+template <>
+struct Weights<WBf16> {
 #if defined(JANUS_LINEAR_AVX512) || defined(JANUS_LINEAR_AVX2)
   // One 32-bit lane holds two bf16: `<< 16` is the even one, `& 0xffff0000` the odd one.
   static constexpr int kBlock = 2 * kLanes;
@@ -165,7 +169,8 @@ template <> struct Weights<WBf16> {
   static constexpr float kUnscale = 1.0f;
 };
 
-template <> struct Weights<WF16> {
+template <>
+struct Weights<WF16> {
   static constexpr int kBlock = kLanes;
   static constexpr float kUnscale = 1.0f;
   static int x_index(int j) { return j; }
@@ -220,32 +225,38 @@ struct Fp8Bf16Tables {
 inline constexpr Fp8Bf16Tables kFp8Bf16Tables{};
 #endif
 
-template <> struct Weights<WFp8> {
+template <>
+struct Weights<WFp8> {
 #if defined(JANUS_LINEAR_AVX512) && defined(__AVX512VBMI__)
-  // 64 codes per block through two 128-entry byte tables (vpermi2b): high and low byte of the
-  // exact bf16, sign ORed into the high byte, bytes interleaved per 128-bit lane (unpacklo/hi),
-  // then the bf16 even/odd split. Output vector g, lane i holds code
-  // 16·(i/4) + 2·(i%4) + (g&1) + 8·(g>>1).
+  // 64 codes per block through two 128-entry byte tables (vpermi2b): the high and the low byte
+  // of each code's exact bf16, sign ORed into the high byte. Byte pairs are then assembled into
+  // bf16 words with shifts and bit-selects (no further shuffles): word j of `odd` is code 2j+1,
+  // of `even` code 2j; and each word pair is split into f32 lanes as for bf16 weights. Output
+  // vector g, lane i holds code 4i + {0, 2, 1, 3}[g].
   static constexpr int kBlock = 64;
   static constexpr float kUnscale = 1.0f;
   static int x_index(int j) {
-    int g = j / 16, i = j % 16;
-    return 16 * (i / 4) + 2 * (i % 4) + (g & 1) + 8 * (g >> 1);
+    constexpr int kOffset[4] = {0, 2, 1, 3};
+    return 4 * (j % 16) + kOffset[j / 16];
   }
   static inline void block(const uint8_t* p, VecF* out) {
     const Fp8Bf16Tables& t = kFp8Bf16Tables;
     const __m512i hi0 = _mm512_load_si512(t.hi), hi1 = _mm512_load_si512(t.hi + 64);
     const __m512i lo0 = _mm512_load_si512(t.lo), lo1 = _mm512_load_si512(t.lo + 64);
-    const __m512i b = _mm512_loadu_si512(p);
+    const __m512i high_byte = _mm512_set1_epi16(int16_t(0xff00));
+    __m512i b = _mm512_loadu_si512(p);
+    in_register(b);  // one load, not one per use (vpermi2b overwrites its index operand)
     __m512i hi = _mm512_permutex2var_epi8(hi0, b, hi1);
     const __m512i lo = _mm512_permutex2var_epi8(lo0, b, lo1);
     hi = _mm512_ternarylogic_epi32(hi, b, _mm512_set1_epi8(int8_t(0x80)), 0xf8);  // hi | (b & 0x80)
-    const __m512i u0 = _mm512_unpacklo_epi8(lo, hi), u1 = _mm512_unpackhi_epi8(lo, hi);
-    const __m512i odd = _mm512_set1_epi32(int(0xffff0000u));
-    out[0] = _mm512_castsi512_ps(_mm512_slli_epi32(u0, 16));
-    out[1] = _mm512_castsi512_ps(_mm512_and_si512(u0, odd));
-    out[2] = _mm512_castsi512_ps(_mm512_slli_epi32(u1, 16));
-    out[3] = _mm512_castsi512_ps(_mm512_and_si512(u1, odd));
+    // ternlog 0xe4 with C = 0xff00: (A & C) | (B & ~C).
+    const __m512i odd = _mm512_ternarylogic_epi32(hi, _mm512_srli_epi16(lo, 8), high_byte, 0xe4);
+    const __m512i even = _mm512_ternarylogic_epi32(_mm512_slli_epi16(hi, 8), lo, high_byte, 0xe4);
+    const __m512i top = _mm512_set1_epi32(int(0xffff0000u));
+    out[0] = _mm512_castsi512_ps(_mm512_slli_epi32(even, 16));
+    out[1] = _mm512_castsi512_ps(_mm512_and_si512(even, top));
+    out[2] = _mm512_castsi512_ps(_mm512_slli_epi32(odd, 16));
+    out[3] = _mm512_castsi512_ps(_mm512_and_si512(odd, top));
   }
 #elif defined(JANUS_LINEAR_AVX512) || defined(JANUS_LINEAR_AVX2)
   static constexpr int kBlock = 2 * kLanes;
@@ -266,8 +277,10 @@ template <> struct Weights<WFp8> {
 // visit keep the hardware prefetcher streaming (one line per visit, with four rows interleaved,
 // measured ~25% slower from DRAM). For fp8 a step is exactly one 128-column scale block.
 constexpr int kStepBytes = 128;
-template <class D> constexpr int kStep = kStepBytes / int(sizeof(typename D::Storage));
-template <class D> constexpr int kStepRegs = kStep<D> / kLanes;
+template <class D>
+constexpr int kStep = kStepBytes / int(sizeof(typename D::Storage));
+template <class D>
+constexpr int kStepRegs = kStep<D> / kLanes;
 static_assert(kStep<WFp8> == 128, "an fp8 GEMV step must be one scale block");
 
 // dst[i] = mul · value(src[i]) for i < n, in natural order (the GEMM path's widened tiles).
@@ -313,9 +326,12 @@ inline void convert_row(const typename D::Storage* src, int64_t n, float mul, fl
 #endif
   for (; i < n; ++i) {
     float v;
-    if constexpr (std::is_same_v<D, WBf16>) v = bf16_to_f32(src[i]);
-    else if constexpr (std::is_same_v<D, WF16>) v = f16_to_f32(src[i]);
-    else v = fp8e4m3_to_f32(src[i]);
+    if constexpr (std::is_same_v<D, WBf16>)
+      v = bf16_to_f32(src[i]);
+    else if constexpr (std::is_same_v<D, WF16>)
+      v = f16_to_f32(src[i]);
+    else
+      v = fp8e4m3_to_f32(src[i]);
     dst[i] = v * mul;
   }
 }

@@ -35,6 +35,7 @@ void weight_rows_f32(float* dst, const Weight& w, int64_t row0, int64_t n) {
 
 void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_pe, const Tensor& cache,
                             const Weight& kv_b, float scale, int64_t q_pos0) {
+  JANUS_CUDA_DISPATCH((out, q_nope, q_pe, cache, kv_b), cuda::mla_attention_absorbed(out, q_nope, q_pe, cache, kv_b, scale, q_pos0));
   const char* op = "mla_attention_absorbed";
   cpu::check_rows_f32(out, op, "out");
   cpu::check_rows_f32(q_nope, op, "q_nope");

@@ -10,6 +10,7 @@
 namespace janus::kernels {
 
 void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor& bias, const MoeRouting& cfg) {
+  JANUS_CUDA_DISPATCH((ids, weights, logits, bias), cuda::moe_route(ids, weights, logits, bias, cfg));
   const char* op = "moe_route";
   cpu::check_rows_f32(logits, op, "logits");
   cpu::check(logits.dim() == 2, op, "logits must be [T, E], got " + shape_str(logits.shape()));

@@ -7,6 +7,7 @@
 namespace janus::kernels {
 
 void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
+  JANUS_CUDA_DISPATCH((y, x, weight), cuda::rms_norm(y, x, weight, eps));
   const char* op = "rms_norm";
   cpu::check_rows_f32(x, op, "x");
   cpu::check_rows_f32(y, op, "y");
@@ -30,6 +31,7 @@ void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
 }
 
 void layer_norm(Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+  JANUS_CUDA_DISPATCH((y, x, weight, bias), cuda::layer_norm(y, x, weight, bias, eps));
   const char* op = "layer_norm";
   cpu::check_rows_f32(x, op, "x");
   cpu::check_rows_f32(y, op, "y");

@@ -8,6 +8,7 @@ namespace janus::kernels {
 
 void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int offset, RopeStyle style,
           float scale) {
+  JANUS_CUDA_DISPATCH((x), cuda::rope(x, pos, inv_freq, offset, style, scale));
   const char* op = "rope";
   cpu::check_rows_f32(x, op, "x");
   cpu::check(x.dim() == 3, op, "x must be [T, H, D], got " + shape_str(x.shape()));

@@ -2,19 +2,23 @@
 //
 // Tolerance: |y − ref| ≤ 1e-5 · (Σ_k |x_k·w_k| + |bias|), per element. The kernel accumulates in
 // f32; its rounding error is bounded by (chain length)·u·Σ|x_k·w_k| with u = 6e-8. The GEMV's
-// chains are K/32 + 4 long (≤ 2.4e-6 for K ≤ 1000); OpenBLAS's sgemm accumulates along K
-// (worst case K·u = 6e-5, but random-sign rounding errors grow like √K·u ≈ 2e-6). fp8 adds one
-// rounding per term (x·scale). 1e-5 is 4× above what these can produce, and 400× below what
-// rounding x to bf16 (forbidden: parity needs f32 activations) would cost.
+// chains are at most K/32 + 5 long (≤ 2.2e-6 for K ≤ 1000); OpenBLAS's sgemm accumulates along
+// K (worst case K·u = 6e-5, but random-sign rounding errors grow like √K·u ≈ 2e-6). fp8 adds one
+// rounding per term (x·scale). 1e-5 is ~5× above what these produce (each test prints its worst
+// ratio: 1e-7..5e-7), and ~400× below what rounding x to bf16 (forbidden: parity
+// needs f32 activations) would cost.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/linear.h"
 #include "kernels/dtype.h"
 #include "kernels/ops.h"
 #include "kernels/tensor.h"
@@ -50,7 +54,8 @@ TestWeight make_weight(DType dt, int64_t N, int64_t K, bool with_bias, uint32_t 
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         uint8_t b;
-        do b = uint8_t(ub(rng)); while (is_fp8_nan(b));  // every finite code, subnormals included
+        do b = uint8_t(ub(rng));
+        while (is_fp8_nan(b));  // every finite code, subnormals included
         q[n * K + k] = b;
         t.value[size_t(n * K + k)] = double(fp8e4m3_to_f32(b)) * sc[size_t(n / 128 * bk + k / 128)];
       }
@@ -58,7 +63,10 @@ TestWeight make_weight(DType dt, int64_t N, int64_t K, bool with_bias, uint32_t 
     for (int64_t i = 0; i < N * K; ++i) {
       float v = u(rng);
       switch (dt) {
-        case DType::F32: t.w.w.data<float>()[i] = v; t.value[size_t(i)] = v; break;
+        case DType::F32:
+          t.w.w.data<float>()[i] = v;
+          t.value[size_t(i)] = v;
+          break;
         case DType::BF16: {
           uint16_t h = f32_to_bf16(v);
           t.w.w.data<uint16_t>()[i] = h;
@@ -91,6 +99,8 @@ Tensor make_x(int64_t M, int64_t K, int64_t pad, uint32_t seed) {
   return Tensor::from_f32({M, K + pad}, v).slice(1, 0, K);
 }
 
+double g_worst = 0;  // largest |y − ref| / scale seen by compare() since the last reset
+
 // Checks y against the float64 reference; returns the number of failing elements (reports few).
 int compare(const Tensor& y, const Tensor& x, const TestWeight& t, const std::string& what) {
   const int64_t M = x.size(0), K = x.size(1), N = y.size(1);
@@ -111,10 +121,11 @@ int compare(const Tensor& y, const Tensor& x, const TestWeight& t, const std::st
         mag += std::fabs(t.bias[size_t(n)]);
       }
       const double got = yd[m * ldy + n];
+      if (mag > 0) g_worst = std::max(g_worst, std::fabs(got - ref) / mag);
       if (!(std::fabs(got - ref) <= kRelTol * mag + 1e-30)) {
         if (++bad <= 3)
-          ADD_FAILURE() << what << ": y[" << m << ", " << n << "] = " << got << ", reference " << ref
-                        << " (scale " << mag << ")";
+          ADD_FAILURE() << what << ": y[" << m << ", " << n << "] = " << got << ", reference " << ref << " (scale "
+                        << mag << ")";
       }
     }
   return bad;
@@ -134,35 +145,58 @@ Tensor make_y(int64_t M, int64_t N, int64_t pad) {
   return y.slice(1, 0, N);
 }
 
-void check_dtype(DType dt, const std::vector<int64_t>& ms) {
+enum class Path { kGemv, kGemm };
+
+// Forces linear()'s GEMV or sgemm path for the scope (the default switches at a small M).
+struct ForcePath {
+  explicit ForcePath(Path p) { cpu::set_linear_gemv_max_rows(p == Path::kGemv ? int64_t(1) << 40 : 0); }
+  ~ForcePath() { cpu::set_linear_gemv_max_rows(cpu::kLinearGemvMaxRows); }
+};
+
+const std::vector<int64_t> kRows = {1, 2, 3, 4, 7, 64, 129};
+
+void check_dtype(DType dt, Path path) {
+  ForcePath force(path);
+  g_worst = 0;
   uint32_t seed = 1;
   for (const Shape2& s : kShapes)
     for (bool with_bias : {false, true}) {
       const TestWeight t = make_weight(dt, s.N, s.K, with_bias, seed++);
-      for (int64_t M : ms)
+      for (int64_t M : kRows)
         for (int64_t pad : {0, 3}) {
           const Tensor x = make_x(M, s.K, pad, seed++);
           Tensor y = make_y(M, s.N, pad ? 5 : 0);
           linear(y, x, t.w);
-          const std::string what = std::string(dtype_name(dt)) + " M=" + std::to_string(M) +
-                                   " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
-                                   (with_bias ? " +bias" : "") + (pad ? " strided" : "");
+          const std::string what = std::string(dtype_name(dt)) + (path == Path::kGemv ? " gemv" : " gemm") +
+                                   " M=" + std::to_string(M) + " N=" + std::to_string(s.N) +
+                                   " K=" + std::to_string(s.K) + (with_bias ? " +bias" : "") + (pad ? " strided" : "");
           EXPECT_EQ(compare(y, x, t, what), 0) << what;
         }
     }
+  std::printf("  worst |y - ref| / scale = %.2g (tolerance %.0e)\n", g_worst, kRelTol);
 }
 
-const std::vector<int64_t> kDecodeRows = {1, 2, 3, 4};
-const std::vector<int64_t> kPrefillRows = {5, 7, 64, 129};
+TEST(Linear, F32GemvMatchesFloat64Reference) { check_dtype(DType::F32, Path::kGemv); }
+TEST(Linear, F32GemmMatchesFloat64Reference) { check_dtype(DType::F32, Path::kGemm); }
+TEST(Linear, Bf16GemvMatchesFloat64Reference) { check_dtype(DType::BF16, Path::kGemv); }
+TEST(Linear, Bf16GemmMatchesFloat64Reference) { check_dtype(DType::BF16, Path::kGemm); }
+TEST(Linear, F16GemvMatchesFloat64Reference) { check_dtype(DType::F16, Path::kGemv); }
+TEST(Linear, F16GemmMatchesFloat64Reference) { check_dtype(DType::F16, Path::kGemm); }
+TEST(Linear, Fp8GemvMatchesFloat64Reference) { check_dtype(DType::F8E4M3, Path::kGemv); }
+TEST(Linear, Fp8GemmMatchesFloat64Reference) { check_dtype(DType::F8E4M3, Path::kGemm); }
 
-TEST(Linear, F32DecodeMatchesFloat64Reference) { check_dtype(DType::F32, kDecodeRows); }
-TEST(Linear, F32PrefillMatchesFloat64Reference) { check_dtype(DType::F32, kPrefillRows); }
-TEST(Linear, Bf16DecodeMatchesFloat64Reference) { check_dtype(DType::BF16, kDecodeRows); }
-TEST(Linear, Bf16PrefillMatchesFloat64Reference) { check_dtype(DType::BF16, kPrefillRows); }
-TEST(Linear, F16DecodeMatchesFloat64Reference) { check_dtype(DType::F16, kDecodeRows); }
-TEST(Linear, F16PrefillMatchesFloat64Reference) { check_dtype(DType::F16, kPrefillRows); }
-TEST(Linear, Fp8DecodeMatchesFloat64Reference) { check_dtype(DType::F8E4M3, kDecodeRows); }
-TEST(Linear, Fp8PrefillMatchesFloat64Reference) { check_dtype(DType::F8E4M3, kPrefillRows); }
+// The default dispatch (GEMV for small M, sgemm above) on a decode-like and a prefill-like call.
+TEST(Linear, DefaultDispatchMatchesFloat64Reference) {
+  for (DType dt : {DType::F32, DType::BF16, DType::F16, DType::F8E4M3}) {
+    const TestWeight t = make_weight(dt, 300, 700, true, 17);
+    for (int64_t M : {int64_t(1), cpu::kLinearGemvMaxRows, cpu::kLinearGemvMaxRows + 1, int64_t(50)}) {
+      const Tensor x = make_x(M, 700, 0, 18);
+      Tensor y = make_y(M, 300, 0);
+      linear(y, x, t.w);
+      EXPECT_EQ(compare(y, x, t, std::string(dtype_name(dt)) + " M=" + std::to_string(M)), 0);
+    }
+  }
+}
 
 // Every finite e4m3 code (subnormals included) times its block scale, through both paths:
 // with K = 1 and x = 1 each output is one product, so the result must be exact.
@@ -172,7 +206,9 @@ TEST(Linear, Fp8DecodesEveryCodeExactly) {
   w.w = Tensor::empty({N, 1}, DType::F8E4M3);
   for (int64_t n = 0; n < N; ++n) w.w.data<uint8_t>()[n] = uint8_t(n);
   w.scale_inv = Tensor::from_f32({2, 1}, {0.375f, 3.0f});
-  for (int64_t M : {1, 64}) {
+  for (Path path : {Path::kGemv, Path::kGemm}) {
+    ForcePath force(path);
+    const int64_t M = 3;
     Tensor x = Tensor::from_f32({M, 1}, std::vector<float>(size_t(M), 1.0f));
     Tensor y = Tensor::empty({M, N}, DType::F32);
     linear(y, x, w);
@@ -180,7 +216,8 @@ TEST(Linear, Fp8DecodesEveryCodeExactly) {
       for (int64_t n = 0; n < N; ++n) {
         if (is_fp8_nan(uint8_t(n))) continue;
         const float want = fp8e4m3_to_f32(uint8_t(n)) * (n < 128 ? 0.375f : 3.0f);
-        ASSERT_EQ(y.data<float>()[m * N + n], want) << "code 0x" << std::hex << n << " M=" << std::dec << M;
+        ASSERT_EQ(y.data<float>()[m * N + n], want)
+            << "code 0x" << std::hex << n << (path == Path::kGemv ? " gemv" : " gemm");
       }
   }
 }
@@ -195,7 +232,7 @@ TEST(Linear, Fp8EqualsF32OnDequantisedWeights) {
   wf.w = Tensor::empty({N, K}, DType::F32);
   for (int64_t i = 0; i < N * K; ++i) wf.w.data<float>()[i] = float(q.value[size_t(i)]);
   wf.bias = q.w.bias;
-  for (int64_t M : {1, 3, 70}) {
+  for (int64_t M : {1, 3, 9, 70}) {
     const Tensor x = make_x(M, K, 0, 7);
     Tensor y8 = Tensor::empty({M, N}, DType::F32), y32 = Tensor::empty({M, N}, DType::F32);
     linear(y8, x, q.w);
@@ -215,7 +252,7 @@ TEST(Linear, Fp8EqualsF32OnDequantisedWeights) {
 TEST(Linear, BatchDimsAreFlattened) {
   const int64_t N = 19, K = 45;
   const TestWeight t = make_weight(DType::BF16, N, K, true, 5);
-  for (int64_t M : {3, 6}) {  // GEMV and GEMM paths
+  for (int64_t M : {int64_t(3), cpu::kLinearGemvMaxRows + 2}) {  // GEMV and GEMM paths
     const Tensor x2 = make_x(M, K, 0, 6);
     Tensor y2 = Tensor::empty({M, N}, DType::F32);
     linear(y2, x2, t.w);
@@ -237,7 +274,7 @@ TEST(Linear, Bf16BiasIsWidened) {
   t.w.bias = t.w.bias.to(DType::BF16);
   const std::vector<float> b = t.w.bias.to_f32_vector();
   t.bias.assign(b.begin(), b.end());
-  for (int64_t M : {2, 9}) {
+  for (int64_t M : {int64_t(2), cpu::kLinearGemvMaxRows + 1}) {
     const Tensor x = make_x(M, K, 0, 12);
     Tensor y = Tensor::empty({M, N}, DType::F32);
     linear(y, x, t.w);

@@ -91,18 +91,30 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::fprintf(stderr, "missing value for %s\n", a.c_str()); std::exit(2); }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", a.c_str());
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--corpus") corpus_path = next();
-    else if (a == "--tokenizer") dirs.push_back(next());
-    else if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--reference") reference_path = next();
-    else if (a == "--repeat") repeat = std::stoi(next());
-    else { std::fprintf(stderr, "unknown argument %s\n", a.c_str()); return 2; }
+    if (a == "--corpus")
+      corpus_path = next();
+    else if (a == "--tokenizer")
+      dirs.push_back(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--reference")
+      reference_path = next();
+    else if (a == "--repeat")
+      repeat = std::stoi(next());
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
   }
   if (corpus_path.empty() || dirs.empty()) {
-    std::fprintf(stderr, "usage: bench_tokenizer --corpus FILE --tokenizer DIR... [--threads N] [--reference hf.jsonl]\n");
+    std::fprintf(stderr,
+                 "usage: bench_tokenizer --corpus FILE --tokenizer DIR... [--threads N] [--reference hf.jsonl]\n");
     return 2;
   }
   std::map<std::string, nlohmann::json> ref;
@@ -130,7 +142,10 @@ int main(int argc, char** argv) {
   }
   const double mb = double(bytes) / 1e6;
   std::printf("corpus %s: %.2f MB, %zu lines; %d threads\n\n", corpus_path.c_str(), mb, lines.size(), threads);
-  std::printf("| tokenizer | load s (janus / HF / ratio) | 1 thread MB/s (janus / HF / ratio) | %d threads MB/s (janus / HF / ratio) |\n", threads);
+  std::printf(
+      "| tokenizer | load s (janus / HF / ratio) | 1 thread MB/s (janus / HF / ratio) | %d threads MB/s (janus / HF / "
+      "ratio) |\n",
+      threads);
   std::printf("|---|---|---|---|\n");
   Pool pool(threads);
   for (const std::string& dir : dirs) {
@@ -144,18 +159,28 @@ int main(int argc, char** argv) {
     }
     size_t ntok = 0;
     std::vector<int32_t> ids;
-    for (const auto& l : lines) { ids.clear(); tok.encode_into(l, ids); ntok += ids.size(); }  // warm-up
+    for (const auto& l : lines) {
+      ids.clear();
+      tok.encode_into(l, ids);
+      ntok += ids.size();
+    }  // warm-up
     double single = 1e9;
     for (int r = 0; r < repeat; ++r) {
       auto t0 = Clock::now();
-      for (const auto& l : lines) { ids.clear(); tok.encode_into(l, ids); }
+      for (const auto& l : lines) {
+        ids.clear();
+        tok.encode_into(l, ids);
+      }
       single = std::min(single, seconds_since(t0));
     }
     std::atomic<size_t> next{0};
     auto job = [&](int) {
       std::vector<int32_t> local;
       for (size_t k; (k = next.fetch_add(64)) < lines.size();)
-        for (size_t e = std::min(k + 64, lines.size()); k < e; ++k) { local.clear(); tok.encode_into(lines[k], local); }
+        for (size_t e = std::min(k + 64, lines.size()); k < e; ++k) {
+          local.clear();
+          tok.encode_into(lines[k], local);
+        }
     };
     next = 0;
     pool.run(job);  // warm-up: fills every worker's cache

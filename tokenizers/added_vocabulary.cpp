@@ -30,7 +30,10 @@ void AddedVocabulary::Trie::add(const std::string& pattern, int32_t token) {
     auto& nx = nodes[cur].next;
     auto it = std::lower_bound(nx.begin(), nx.end(), std::make_pair(c, int32_t(-1)),
                                [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (it != nx.end() && it->first == c) { cur = size_t(it->second); continue; }
+    if (it != nx.end() && it->first == c) {
+      cur = size_t(it->second);
+      continue;
+    }
     int32_t idx = int32_t(nodes.size());
     nx.insert(it, {c, idx});
     nodes.emplace_back();
@@ -51,7 +54,10 @@ size_t AddedVocabulary::Trie::longest_at(std::string_view s, size_t pos, int32_t
                                [](const auto& a, const auto& b) { return a.first < b.first; });
     if (it == nx.end() || it->first != c) break;
     cur = size_t(it->second);
-    if (nodes[cur].token >= 0) { best = i + 1 - pos; *token = nodes[cur].token; }
+    if (nodes[cur].token >= 0) {
+      best = i + 1 - pos;
+      *token = nodes[cur].token;
+    }
   }
   return best;
 }
@@ -104,10 +110,16 @@ void AddedVocabulary::split(std::string_view s, bool normalized_set, std::vector
   if (!trie.nodes.empty()) {
     size_t pos = 0;
     while (pos < s.size()) {
-      if (!trie.first_byte[static_cast<unsigned char>(s[pos])]) { ++pos; continue; }
+      if (!trie.first_byte[static_cast<unsigned char>(s[pos])]) {
+        ++pos;
+        continue;
+      }
       int32_t k = -1;
       size_t len = trie.longest_at(s, pos, &k);
-      if (len == 0) { ++pos; continue; }
+      if (len == 0) {
+        ++pos;
+        continue;
+      }
       const AddedToken& t = tokens_[size_t(k)];
       size_t start = pos, stop = pos + len;
       // The search resumes after the match whatever the flags decide (aho-corasick find_iter).

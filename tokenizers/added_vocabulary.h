@@ -59,7 +59,7 @@ class AddedVocabulary {
     size_t longest_at(std::string_view s, size_t pos, int32_t* token) const;
   };
   std::vector<AddedToken> tokens_;
-  StringIdMap by_content_;                   // content -> index into tokens_ (first listed wins)
+  StringIdMap by_content_;                     // content -> index into tokens_ (first listed wins)
   std::unordered_map<int32_t, size_t> by_id_;  // id -> index into tokens_
   Trie raw_, norm_;
 };

@@ -20,7 +20,7 @@ struct WordCache {
   static constexpr size_t kMaxEntries = 1 << 16;
   static constexpr size_t kMaxWordBytes = 256;
   uint64_t owner = 0;
-  StringIdMap index;               // word -> slot
+  StringIdMap index;                 // word -> slot
   std::vector<uint32_t> offsets{0};  // slot k's ids are ids[offsets[k] .. offsets[k+1])
   std::vector<int32_t> ids;
   void reset(uint64_t who) {
@@ -141,8 +141,10 @@ BpeModel::BpeModel(BpeSpec& spec, bool byte_input) : byte_input_(byte_input) {
     const std::string& b = spec.merges[r].second;
     int32_t ia = vocab_.find(a), ib = vocab_.find(b);
     joined = a;
-    if (b.compare(0, prefix_.size(), prefix_) == 0) joined.append(b, prefix_.size(), std::string::npos);
-    else joined += b;
+    if (b.compare(0, prefix_.size(), prefix_) == 0)
+      joined.append(b, prefix_.size(), std::string::npos);
+    else
+      joined += b;
     int32_t ij = vocab_.find(joined);
     if (ia < 0 || ib < 0 || ij < 0)
       throw std::invalid_argument("BPE merge " + std::to_string(r) + " (\"" + a + "\" \"" + b +
@@ -167,7 +169,8 @@ BpeModel::BpeModel(BpeSpec& spec, bool byte_input) : byte_input_(byte_input) {
       byte_vocab_.reserve(id_to_token_.size());
       std::string raw;
       for (size_t id = 0; id < id_to_token_.size(); ++id)
-        if (!id_to_token_[id].empty() && byte_level_decode(id_to_token_[id], raw) && vocab_.find(id_to_token_[id]) == int32_t(id))
+        if (!id_to_token_[id].empty() && byte_level_decode(id_to_token_[id], raw) &&
+            vocab_.find(id_to_token_[id]) == int32_t(id))
           byte_vocab_.insert(raw, int32_t(id));
     }
   }
@@ -207,7 +210,10 @@ void BpeModel::tokenize_uncached(std::string_view word, std::vector<int32_t>& ou
   }
   if (ignore_merges_) {
     int32_t id = fast_bytes_ ? byte_vocab_.find(w) : vocab_.find(w);
-    if (id >= 0) { out.push_back(id); return; }
+    if (id >= 0) {
+      out.push_back(id);
+      return;
+    }
   }
   thread_local std::vector<int32_t> syms;
   syms.clear();
@@ -234,7 +240,10 @@ void BpeModel::initial_symbols(std::string_view w, std::vector<int32_t>& syms) c
     if (i == w.size()) s += suffix_;
     int32_t id = vocab_.find(s);
     if (id >= 0) {
-      if (pending_unk >= 0) { syms.push_back(pending_unk); pending_unk = -1; }
+      if (pending_unk >= 0) {
+        syms.push_back(pending_unk);
+        pending_unk = -1;
+      }
       syms.push_back(id);
       continue;
     }
@@ -273,7 +282,10 @@ void BpeModel::merge(std::vector<int32_t>& syms) const {
     uint32_t best_rank = UINT32_MAX;
     size_t best = 0;
     for (size_t i = 0; i + 1 < len; ++i)
-      if (rank[i].rank < best_rank) { best_rank = rank[i].rank; best = i; }
+      if (rank[i].rank < best_rank) {
+        best_rank = rank[i].rank;
+        best = i;
+      }
     if (best_rank == UINT32_MAX) break;
     syms[best] = rank[best].id;
     syms.erase(syms.begin() + long(best) + 1);
@@ -295,7 +307,10 @@ void BpeModel::merge_heap(std::vector<int32_t>& syms) const {
   const size_t n = syms.size();
   std::vector<int32_t> prev(n), next(n);
   std::vector<char> alive(n, 1);
-  for (size_t i = 0; i < n; ++i) { prev[i] = int32_t(i) - 1; next[i] = i + 1 < n ? int32_t(i + 1) : -1; }
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = int32_t(i) - 1;
+    next[i] = i + 1 < n ? int32_t(i + 1) : -1;
+  }
   std::priority_queue<Cand> q;
   for (size_t i = 0; i + 1 < n; ++i)
     if (const PairMap::Value* v = merges_.find(syms[i], syms[i + 1])) q.push({v->rank, uint32_t(i), v->id});

@@ -51,17 +51,16 @@ class BpeModel {
   void merge(std::vector<int32_t>& syms) const;
   void merge_heap(std::vector<int32_t>& syms) const;
 
-  StringIdMap vocab_;        // token string -> id
-  StringIdMap byte_vocab_;   // byte mode: raw bytes of each token -> id
+  StringIdMap vocab_;       // token string -> id
+  StringIdMap byte_vocab_;  // byte mode: raw bytes of each token -> id
   std::vector<std::string> id_to_token_;
   PairMap merges_;
   std::string unk_token_, prefix_, suffix_;
   int32_t unk_id_ = -1;
-  int32_t byte_ids_[256];    // byte mode: id of each byte's alphabet character (-1 if absent)
+  int32_t byte_ids_[256];      // byte mode: id of each byte's alphabet character (-1 if absent)
   int32_t fallback_ids_[256];  // byte_fallback: id of "<0xXX>" (-1 if absent)
-  bool byte_input_ = false, fast_bytes_ = false, ignore_merges_ = false, fuse_unk_ = false,
-       byte_fallback_ = false;
-  uint64_t instance_ = 0;    // keys the per-thread word cache
+  bool byte_input_ = false, fast_bytes_ = false, ignore_merges_ = false, fuse_unk_ = false, byte_fallback_ = false;
+  uint64_t instance_ = 0;  // keys the per-thread word cache
 };
 
 }  // namespace janus::tokenizers

@@ -19,8 +19,8 @@ const char* const kTrainSplitPattern =
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 std::vector<std::string> default_special_tokens() {
-  return {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>", "<|User|>", "<|Assistant|>",
-          "<image_placeholder>", "<begin_of_image>", "<end_of_image>", "<think>", "</think>"};
+  return {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>",    "<|User|>", "<|Assistant|>",
+          "<image_placeholder>",     "<begin_of_image>",      "<end_of_image>", "<think>",  "</think>"};
 }
 
 BpeTrainOptions default_train_options(size_t vocab_size) {
@@ -37,16 +37,15 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 ojson pre_tokenizer_json() {
-  return ojson{{"type", "Sequence"},
-               {"pretokenizers",
-                ojson::array({ojson{{"type", "Split"},
-                                    {"pattern", ojson{{"Regex", kTrainSplitPattern}}},
-                                    {"behavior", "Isolated"},
-                                    {"invert", false}},
-                              ojson{{"type", "ByteLevel"},
-                                    {"add_prefix_space", false},
-                                    {"trim_offsets", true},
-                                    {"use_regex", false}}})}};
+  return ojson{
+      {"type", "Sequence"},
+      {"pretokenizers",
+       ojson::array(
+           {ojson{{"type", "Split"},
+                  {"pattern", ojson{{"Regex", kTrainSplitPattern}}},
+                  {"behavior", "Isolated"},
+                  {"invert", false}},
+            ojson{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}})}};
 }
 
 struct Word {
@@ -83,9 +82,15 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       size_t best = std::string::npos, best_len = 0;
       for (const auto& s : opt.special_tokens) {
         size_t f = text.find(s, pos);
-        if (f != std::string::npos && (f < best || (f == best && s.size() > best_len))) { best = f; best_len = s.size(); }
+        if (f != std::string::npos && (f < best || (f == best && s.size() > best_len))) {
+          best = f;
+          best_len = s.size();
+        }
       }
-      if (best == std::string::npos) { count_text(std::string_view(text).substr(pos)); break; }
+      if (best == std::string::npos) {
+        count_text(std::string_view(text).substr(pos));
+        break;
+      }
       count_text(std::string_view(text).substr(pos, best - pos));
       pos = best + best_len;
     }
@@ -176,8 +181,11 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       std::vector<int32_t> merged;
       merged.reserve(s.size());
       for (size_t i = 0; i < s.size(); ++i) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) { merged.push_back(id); ++i; }
-        else merged.push_back(s[i]);
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+          merged.push_back(id);
+          ++i;
+        } else
+          merged.push_back(s[i]);
       }
       s.swap(merged);
       for (size_t i = 0; i + 1 < s.size(); ++i) {
@@ -190,7 +198,11 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       if (d == 0) continue;
       int64_t& pc = pair_count[k];
       pc += d;
-      if (pc <= 0) { pair_count.erase(k); where.erase(k); continue; }
+      if (pc <= 0) {
+        pair_count.erase(k);
+        where.erase(k);
+        continue;
+      }
       if (d > 0) heap.push({pc, k});
     }
     pair_count.erase(top.key);
@@ -200,8 +212,13 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
   // 5. Serialize in HF's layout.
   ojson added = ojson::array();
   for (size_t k = 0; k < n_special; ++k)
-    added.push_back(ojson{{"id", k}, {"content", vocab[k]}, {"single_word", false}, {"lstrip", false},
-                          {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back(ojson{{"id", k},
+                          {"content", vocab[k]},
+                          {"single_word", false},
+                          {"lstrip", false},
+                          {"rstrip", false},
+                          {"normalized", false},
+                          {"special", true}});
   ojson vj = ojson::object();
   for (size_t k = 0; k < vocab.size(); ++k) vj[vocab[k]] = k;
   ojson mj = ojson::array();
@@ -213,17 +230,19 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
   if (!opt.bos_token.empty()) {
     int32_t bos = index.at(opt.bos_token);
     ojson bos_item{{"SpecialToken", ojson{{"id", opt.bos_token}, {"type_id", 0}}}};
-    post = ojson{{"type", "Sequence"},
-                 {"processors",
-                  ojson::array({byte_level,
-                                ojson{{"type", "TemplateProcessing"},
-                                      {"single", ojson::array({bos_item, ojson{{"Sequence", ojson{{"id", "A"}, {"type_id", 0}}}}})},
-                                      {"pair", ojson::array({bos_item, ojson{{"Sequence", ojson{{"id", "A"}, {"type_id", 0}}}},
-                                                             ojson{{"SpecialToken", ojson{{"id", opt.bos_token}, {"type_id", 1}}}},
-                                                             ojson{{"Sequence", ojson{{"id", "B"}, {"type_id", 1}}}}})},
-                                      {"special_tokens", ojson{{opt.bos_token, ojson{{"id", opt.bos_token},
-                                                                                       {"ids", ojson::array({bos})},
-                                                                                       {"tokens", ojson::array({opt.bos_token})}}}}}}})}};
+    post = ojson{
+        {"type", "Sequence"},
+        {"processors",
+         ojson::array(
+             {byte_level,
+              ojson{{"type", "TemplateProcessing"},
+                    {"single", ojson::array({bos_item, ojson{{"Sequence", ojson{{"id", "A"}, {"type_id", 0}}}}})},
+                    {"pair", ojson::array({bos_item, ojson{{"Sequence", ojson{{"id", "A"}, {"type_id", 0}}}},
+                                           ojson{{"SpecialToken", ojson{{"id", opt.bos_token}, {"type_id", 1}}}},
+                                           ojson{{"Sequence", ojson{{"id", "B"}, {"type_id", 1}}}}})},
+                    {"special_tokens", ojson{{opt.bos_token, ojson{{"id", opt.bos_token},
+                                                                   {"ids", ojson::array({bos})},
+                                                                   {"tokens", ojson::array({opt.bos_token})}}}}}}})}};
   }
   ojson tj{{"version", "1.0"},
            {"truncation", nullptr},
@@ -245,8 +264,14 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
                            {"merges", mj}}}};
   ojson cj = ojson::object();
   cj["tokenizer_class"] = "PreTrainedTokenizerFast";
-  if (!opt.bos_token.empty()) { cj["bos_token"] = opt.bos_token; cj["add_bos_token"] = true; }
-  if (!opt.eos_token.empty()) { cj["eos_token"] = opt.eos_token; cj["add_eos_token"] = false; }
+  if (!opt.bos_token.empty()) {
+    cj["bos_token"] = opt.bos_token;
+    cj["add_bos_token"] = true;
+  }
+  if (!opt.eos_token.empty()) {
+    cj["eos_token"] = opt.eos_token;
+    cj["add_eos_token"] = false;
+  }
   if (!opt.pad_token.empty()) cj["pad_token"] = opt.pad_token;
   cj["clean_up_tokenization_spaces"] = false;
   cj["model_max_length"] = 16384;

@@ -17,9 +17,9 @@
 namespace janus::tokenizers {
 
 struct BpeTrainOptions {
-  size_t vocab_size = 4096;     // total, including special tokens and the 256 byte tokens
-  uint64_t min_frequency = 2;   // a pair seen fewer times is never merged
-  std::vector<std::string> special_tokens;  // added as special, normalized=false
+  size_t vocab_size = 4096;                     // total, including special tokens and the 256 byte tokens
+  uint64_t min_frequency = 2;                   // a pair seen fewer times is never merged
+  std::vector<std::string> special_tokens;      // added as special, normalized=false
   std::string bos_token, eos_token, pad_token;  // written to tokenizer_config.json when non-empty
 };
 

@@ -40,8 +40,10 @@ std::string py_strip(const std::string& s, bool left = true, bool right = true) 
 // Python str.strip('\n') family.
 std::string strip_nl(const std::string& s, bool left, bool right) {
   size_t b = 0, e = s.size();
-  if (left) while (b < e && s[b] == '\n') ++b;
-  if (right) while (e > b && s[e - 1] == '\n') --e;
+  if (left)
+    while (b < e && s[b] == '\n') ++b;
+  if (right)
+    while (e > b && s[e - 1] == '\n') --e;
   return s.substr(b, e - b);
 }
 
@@ -71,7 +73,8 @@ std::string render_deepseek(const std::vector<ChatMessage>& msgs, bool gen, bool
     }
   std::string out = bos + sys;
   for (const auto& m : msgs) {
-    if (m.role == "user") out += "<｜User｜>" + m.content;
+    if (m.role == "user")
+      out += "<｜User｜>" + m.content;
     else if (m.role == "assistant")
       out += "<｜Assistant｜>" + (r1 ? after_last(m.content, "</think>") : m.content) + kEos;
   }
@@ -81,8 +84,10 @@ std::string render_deepseek(const std::vector<ChatMessage>& msgs, bool gen, bool
 
 std::string render_qwen25(const std::vector<ChatMessage>& msgs, bool gen) {
   std::string out;
-  if (!msgs.empty() && msgs[0].role == "system") out += "<|im_start|>system\n" + msgs[0].content + "<|im_end|>\n";
-  else out += "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n";
+  if (!msgs.empty() && msgs[0].role == "system")
+    out += "<|im_start|>system\n" + msgs[0].content + "<|im_end|>\n";
+  else
+    out += "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n";
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (msgs[i].role == "system" && i == 0) continue;
     out += "<|im_start|>" + msgs[i].role + "\n" + msgs[i].content + "<|im_end|>\n";
@@ -98,9 +103,12 @@ std::string render_qwen3(const std::vector<ChatMessage>& msgs, const ChatOptions
   size_t last_query = msgs.empty() ? 0 : msgs.size() - 1;
   for (size_t k = msgs.size(); k-- > 0;) {
     const std::string& c = msgs[k].content;
-    bool tool_resp = c.rfind("<tool_response>", 0) == 0 && c.size() >= 16 &&
-                     c.compare(c.size() - 16, 16, "</tool_response>") == 0;
-    if (msgs[k].role == "user" && !tool_resp) { last_query = k; break; }
+    bool tool_resp =
+        c.rfind("<tool_response>", 0) == 0 && c.size() >= 16 && c.compare(c.size() - 16, 16, "</tool_response>") == 0;
+    if (msgs[k].role == "user" && !tool_resp) {
+      last_query = k;
+      break;
+    }
   }
   for (size_t i = 0; i < msgs.size(); ++i) {
     const ChatMessage& m = msgs[i];
@@ -110,7 +118,8 @@ std::string render_qwen3(const std::vector<ChatMessage>& msgs, const ChatOptions
       std::string content = m.content, reasoning;
       if (contains(m.content, "</think>")) {
         content = strip_nl(after_last(m.content, "</think>"), true, false);
-        reasoning = strip_nl(after_last(strip_nl(before_first(m.content, "</think>"), false, true), "<think>"), true, false);
+        reasoning =
+            strip_nl(after_last(strip_nl(before_first(m.content, "</think>"), false, true), "<think>"), true, false);
       }
       bool last = i + 1 == msgs.size();
       if (i > last_query && (last || !reasoning.empty()))
@@ -141,9 +150,14 @@ std::string render_llama3(const std::vector<ChatMessage>& msgs, bool gen, const 
 std::string render_llama31(const std::vector<ChatMessage>& msgs, bool gen, const std::string& bos) {
   size_t first = 0;
   std::string sys;
-  if (!msgs.empty() && msgs[0].role == "system") { sys = py_strip(msgs[0].content); first = 1; }
-  std::string out = bos + "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
-                          "Today Date: 26 Jul 2024\n\n" + sys + "<|eot_id|>";
+  if (!msgs.empty() && msgs[0].role == "system") {
+    sys = py_strip(msgs[0].content);
+    first = 1;
+  }
+  std::string out = bos +
+                    "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+                    "Today Date: 26 Jul 2024\n\n" +
+                    sys + "<|eot_id|>";
   for (size_t i = first; i < msgs.size(); ++i)
     out += "<|start_header_id|>" + msgs[i].role + "<|end_header_id|>\n\n" + py_strip(msgs[i].content) + "<|eot_id|>";
   if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
@@ -154,15 +168,19 @@ std::string render_janus(const std::vector<ChatMessage>& msgs, bool gen) {
   std::string sys;
   std::vector<std::pair<std::string, std::string>> conv;
   for (const auto& m : msgs) {
-    if (m.role == "system") sys = m.content;
-    else conv.emplace_back(m.role == "user" ? "<|User|>" : "<|Assistant|>", py_strip(m.content));
+    if (m.role == "system")
+      sys = m.content;
+    else
+      conv.emplace_back(m.role == "user" ? "<|User|>" : "<|Assistant|>", py_strip(m.content));
   }
   if (gen) conv.emplace_back("<|Assistant|>", "");
   const char* seps[2] = {"\n\n", kEos};
   std::string out = sys.empty() ? std::string() : sys + seps[0];
   for (size_t i = 0; i < conv.size(); ++i) {
-    if (!conv[i].second.empty()) out += conv[i].first + ": " + conv[i].second + seps[i % 2];
-    else out += conv[i].first + ":";
+    if (!conv[i].second.empty())
+      out += conv[i].first + ": " + conv[i].second + seps[i % 2];
+    else
+      out += conv[i].first + ":";
   }
   return py_strip(out);
 }
@@ -175,8 +193,10 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 ChatTemplate ChatTemplate::from_name(const std::string& name, const std::string& bos) {
-  if (name == "deepseek-v3") return ChatTemplate(ChatFormat::kDeepSeekV3, name, bos.empty() ? "<｜begin▁of▁sentence｜>" : bos);
-  if (name == "deepseek-r1") return ChatTemplate(ChatFormat::kDeepSeekR1, name, bos.empty() ? "<｜begin▁of▁sentence｜>" : bos);
+  if (name == "deepseek-v3")
+    return ChatTemplate(ChatFormat::kDeepSeekV3, name, bos.empty() ? "<｜begin▁of▁sentence｜>" : bos);
+  if (name == "deepseek-r1")
+    return ChatTemplate(ChatFormat::kDeepSeekR1, name, bos.empty() ? "<｜begin▁of▁sentence｜>" : bos);
   if (name == "qwen2.5") return ChatTemplate(ChatFormat::kQwen25, name, bos);
   if (name == "qwen3") return ChatTemplate(ChatFormat::kQwen3, name, bos);
   if (name == "llama3") return ChatTemplate(ChatFormat::kLlama3, name, bos.empty() ? "<|begin_of_text|>" : bos);
@@ -195,9 +215,9 @@ ChatTemplate ChatTemplate::from_config(const TokenizerConfig& cfg, const std::st
     return from_name(contains(t, "Cutting Knowledge Date") ? "llama3.1" : "llama3", cfg.bos_token);
   if (contains(t, "<|im_start|>"))
     return from_name(contains(t, "<think>") || contains(t, "enable_thinking") ? "qwen3" : "qwen2.5", cfg.bos_token);
-  throw std::invalid_argument("chat template not recognised" +
-                              std::string(t.empty() ? " (tokenizer_config.json has none)" : "") +
-                              "; choose one by name (deepseek-v3, deepseek-r1, qwen2.5, qwen3, llama3, llama3.1, janus)");
+  throw std::invalid_argument(
+      "chat template not recognised" + std::string(t.empty() ? " (tokenizer_config.json has none)" : "") +
+      "; choose one by name (deepseek-v3, deepseek-r1, qwen2.5, qwen3, llama3, llama3.1, janus)");
 }
 
 ChatTemplate ChatTemplate::for_model(const std::string& dir) {
@@ -205,7 +225,8 @@ ChatTemplate ChatTemplate::for_model(const std::string& dir) {
   std::string cfg_text = read_text(dir + "/config.json");
   if (!cfg_text.empty()) {
     nlohmann::json c = nlohmann::json::parse(cfg_text, nullptr, /*allow_exceptions=*/false);
-    if (c.is_object() && c.contains("model_type") && c["model_type"].is_string()) model_type = c["model_type"].get<std::string>();
+    if (c.is_object() && c.contains("model_type") && c["model_type"].is_string())
+      model_type = c["model_type"].get<std::string>();
   }
   std::string proc = read_text(dir + "/processor_config.json");
   if (!proc.empty() && contains(proc, "VLChatProcessor")) model_type = "multi_modality";
@@ -215,10 +236,12 @@ ChatTemplate ChatTemplate::for_model(const std::string& dir) {
     // Reuse the Tokenizer's parser for the config fields (the tokenizer.json itself is not needed).
     nlohmann::json c = nlohmann::json::parse(tok_cfg, nullptr, false);
     if (c.is_object()) {
-      if (c.contains("chat_template") && c["chat_template"].is_string()) tc.chat_template = c["chat_template"].get<std::string>();
+      if (c.contains("chat_template") && c["chat_template"].is_string())
+        tc.chat_template = c["chat_template"].get<std::string>();
       else if (c.contains("chat_template") && c["chat_template"].is_array())
         for (const auto& t : c["chat_template"])
-          if (t.is_object() && t.value("name", std::string()) == "default") tc.chat_template = t.value("template", std::string());
+          if (t.is_object() && t.value("name", std::string()) == "default")
+            tc.chat_template = t.value("template", std::string());
       auto field = [&](const char* k) -> std::string {
         if (!c.contains(k)) return {};
         const auto& v = c[k];
@@ -271,7 +294,10 @@ std::vector<int32_t> expand_image_ids(const std::vector<int32_t>& ids, int32_t p
   std::vector<int32_t> out;
   out.reserve(ids.size());
   for (int32_t id : ids) {
-    if (id != placeholder) { out.push_back(id); continue; }
+    if (id != placeholder) {
+      out.push_back(id);
+      continue;
+    }
     out.push_back(begin);
     out.insert(out.end(), size_t(n), placeholder);
     out.push_back(end);

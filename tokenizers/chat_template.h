@@ -2,15 +2,17 @@
 // renders exactly what transformers' apply_chat_template renders with the model's own
 // tokenizer_config.json for conversations of system / user / assistant messages (tools are not
 // supported):
-//   deepseek-v3  DeepSeek-V3: BOS + all system prompts joined by "\n\n" + <｜User｜>… / <｜Assistant｜>…<｜end▁of▁sentence｜>
-//   deepseek-r1  DeepSeek-R1 and R1-Distill: as V3, past assistant turns keep only the text after
+//   deepseek-v3  DeepSeek-V3: BOS + all system prompts joined by "\n\n" + <｜User｜>… /
+//   <｜Assistant｜>…<｜end▁of▁sentence｜> deepseek-r1  DeepSeek-R1 and R1-Distill: as V3, past assistant turns keep
+//   only the text after
 //                the last "</think>", and the generation prompt opens "<｜Assistant｜><think>\n"
 //   qwen2.5      Qwen2.5-Instruct (default system prompt "You are Qwen, created by Alibaba Cloud…")
 //   qwen3        Qwen3 (think blocks after the last user turn, enable_thinking=false -> empty think)
 //   llama3       Llama 3 Instruct (header ids, trimmed contents, <|eot_id|>)
 //   llama3.1     Llama 3.1 Instruct: as llama3 plus a system header that always carries
 //                "Cutting Knowledge Date: December 2023" / "Today Date: 26 Jul 2024"
-//   janus        Janus-Pro "deepseek" SFT format (DESIGN §3): "[system\n\n]<|User|>: …\n\n<|Assistant|>: …<｜end▁of▁sentence｜>",
+//   janus        Janus-Pro "deepseek" SFT format (DESIGN §3): "[system\n\n]<|User|>: …\n\n<|Assistant|>:
+//   …<｜end▁of▁sentence｜>",
 //                contents and the result stripped; generation prompt "<|Assistant|>:"
 // Janus image placeholders: with expand_images, each "<image_placeholder>" in the rendered text
 // becomes "<begin_of_image>" + image_tokens × "<image_placeholder>" + "<end_of_image>".
@@ -35,8 +37,8 @@ struct ChatMessage {
 
 struct ChatOptions {
   bool add_generation_prompt = true;
-  int enable_thinking = -1;     // Qwen3: 0 renders an empty think block in the generation prompt
-  bool expand_images = false;   // Janus: expand each image placeholder (see above)
+  int enable_thinking = -1;    // Qwen3: 0 renders an empty think block in the generation prompt
+  bool expand_images = false;  // Janus: expand each image placeholder (see above)
 };
 
 class ChatTemplate {
@@ -69,7 +71,8 @@ class ChatTemplate {
   std::string expand_images(const std::string& text) const;
 
  private:
-  ChatTemplate(ChatFormat f, std::string name, std::string bos) : format_(f), name_(std::move(name)), bos_(std::move(bos)) {}
+  ChatTemplate(ChatFormat f, std::string name, std::string bos)
+      : format_(f), name_(std::move(name)), bos_(std::move(bos)) {}
   ChatFormat format_;
   std::string name_, bos_;
 };

@@ -16,8 +16,10 @@ class ByteLevelDec final : public Decoder {
     std::string bytes, raw;
     for (const auto& t : tokens) {
       // A token with a character outside the byte alphabet contributes its UTF-8 bytes as is.
-      if (byte_level_decode(t, raw)) bytes += raw;
-      else bytes += t;
+      if (byte_level_decode(t, raw))
+        bytes += raw;
+      else
+        bytes += t;
     }
     tokens.assign(1, utf8_lossy(bytes));
   }
@@ -80,7 +82,8 @@ class ByteFallbackDec final : public Decoder {
     std::string pending;
     auto flush = [&] {
       if (pending.empty()) return;
-      if (utf8_invalid_offset(pending) == std::string::npos) out.push_back(pending);
+      if (utf8_invalid_offset(pending) == std::string::npos)
+        out.push_back(pending);
       else
         for (size_t k = 0; k < pending.size(); ++k) out.push_back("\xEF\xBF\xBD");
       pending.clear();
@@ -88,11 +91,19 @@ class ByteFallbackDec final : public Decoder {
     for (auto& t : tokens) {
       int byte = -1;
       if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>') {
-        auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+        auto hex = [](char c) {
+          return c >= '0' && c <= '9'   ? c - '0'
+                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : -1;
+        };
         int hi = hex(t[3]), lo = hex(t[4]);
         if (hi >= 0 && lo >= 0) byte = hi * 16 + lo;
       }
-      if (byte >= 0) { pending.push_back(char(byte)); continue; }
+      if (byte >= 0) {
+        pending.push_back(char(byte));
+        continue;
+      }
       flush();
       out.push_back(std::move(t));
     }
@@ -120,7 +131,10 @@ class StripDec final : public Decoder {
       size_t b = 0, e = cps.size();
       while (b < e && b < start_ && cps[b] == content_) ++b;
       size_t cut = 0;
-      while (e > b && cut < stop_ && cps[e - 1] == content_) { --e; ++cut; }
+      while (e > b && cut < stop_ && cps[e - 1] == content_) {
+        --e;
+        ++cut;
+      }
       std::string r;
       for (size_t k = b; k < e; ++k) utf8_append(r, cps[k]);
       t.swap(r);
@@ -139,8 +153,10 @@ class WordPieceDec final : public Decoder {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string& t = tokens[i];
       if (i != 0) {
-        if (t.compare(0, prefix_.size(), prefix_) == 0) t.erase(0, prefix_.size());
-        else t.insert(0, " ");
+        if (t.compare(0, prefix_.size(), prefix_) == 0)
+          t.erase(0, prefix_.size());
+        else
+          t.insert(0, " ");
       }
       if (cleanup_) t = cleanup(t);
     }
@@ -149,14 +165,18 @@ class WordPieceDec final : public Decoder {
  private:
   static std::string cleanup(const std::string& s) {
     static const std::pair<const char*, const char*> kRules[] = {
-        {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+        {" .", "."},   {" ?", "?"},           {" !", "!"},   {" ,", ","},     {" ' ", "'"},   {" n't", "n't"},
         {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
     std::string r = s;
     for (auto [from, to] : kRules) {
       std::string out;
       size_t pos = 0, f;
       std::string fs(from);
-      while ((f = r.find(fs, pos)) != std::string::npos) { out.append(r, pos, f - pos); out += to; pos = f + fs.size(); }
+      while ((f = r.find(fs, pos)) != std::string::npos) {
+        out.append(r, pos, f - pos);
+        out += to;
+        pos = f + fs.size();
+      }
       out.append(r, pos, std::string::npos);
       r.swap(out);
     }
@@ -184,13 +204,16 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j) {
   if (type == "ByteLevel") return std::make_unique<ByteLevelDec>();
   if (type == "Metaspace") {
     bool prepend = true;
-    if (j.contains("prepend_scheme")) prepend = j.at("prepend_scheme").get<std::string>() != "never";
-    else if (j.contains("add_prefix_space")) prepend = j.at("add_prefix_space").get<bool>();
+    if (j.contains("prepend_scheme"))
+      prepend = j.at("prepend_scheme").get<std::string>() != "never";
+    else if (j.contains("add_prefix_space"))
+      prepend = j.at("add_prefix_space").get<bool>();
     return std::make_unique<MetaspaceDec>(j.value("replacement", std::string("\xE2\x96\x81")), prepend);
   }
   if (type == "Replace") {
     const auto& p = j.at("pattern");
-    std::string pat = p.contains("Regex") ? p.at("Regex").get<std::string>() : Regex::literal(p.at("String").get<std::string>());
+    std::string pat =
+        p.contains("Regex") ? p.at("Regex").get<std::string>() : Regex::literal(p.at("String").get<std::string>());
     return std::make_unique<ReplaceDec>(pat, j.at("content").get<std::string>());
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDec>();
@@ -201,7 +224,8 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j) {
     uint32_t cp = c.empty() ? 0 : utf8_next(c, i);
     return std::make_unique<StripDec>(cp, j.value("start", size_t(0)), j.value("stop", size_t(0)));
   }
-  if (type == "WordPiece") return std::make_unique<WordPieceDec>(j.value("prefix", std::string("##")), j.value("cleanup", true));
+  if (type == "WordPiece")
+    return std::make_unique<WordPieceDec>(j.value("prefix", std::string("##")), j.value("cleanup", true));
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> v;
     for (const auto& d : j.at("decoders"))

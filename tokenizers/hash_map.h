@@ -45,7 +45,10 @@ class StringIdMap {
     uint64_t h = hash_bytes(key.data(), key.size());
     size_t i = h & mask_;
     while (slots_[i].id >= 0) {
-      if (slots_[i].hash == h && view(slots_[i]) == key) { slots_[i].id = id; return; }
+      if (slots_[i].hash == h && view(slots_[i]) == key) {
+        slots_[i].id = id;
+        return;
+      }
       i = (i + 1) & mask_;
     }
     slots_[i] = Slot{h, uint32_t(arena_.size()), uint32_t(key.size()), id};
@@ -110,7 +113,10 @@ class PairMap {
     uint64_t k = key(a, b);
     size_t i = mix(k) & mask_;
     while (keys_[i] != kEmpty) {
-      if (keys_[i] == k) { vals_[i] = v; return; }
+      if (keys_[i] == k) {
+        vals_[i] = v;
+        return;
+      }
       i = (i + 1) & mask_;
     }
     keys_[i] = k;

@@ -42,7 +42,10 @@ int hex4(std::string_view s, size_t i) {
   int v = 0;
   for (size_t k = 0; k < 4; ++k) {
     char c = s[i + k];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -61,7 +64,10 @@ void JsonReader::read_string(std::string& out) {
     i_ = j;
     if (i_ >= s_.size()) fail("unterminated string");
     char c = s_[i_];
-    if (c == '"') { ++i_; return; }
+    if (c == '"') {
+      ++i_;
+      return;
+    }
     if (c != '\\') fail("control character in string");
     if (++i_ >= s_.size()) fail("unterminated escape");
     char e = s_[i_++];
@@ -106,7 +112,10 @@ int64_t JsonReader::read_int() {
     if (++digits > 15) fail("integer too large");
     v = v * 10 + (s_[i_++] - '0');
   }
-  if (digits == 0) { i_ = b; fail("expected an integer"); }
+  if (digits == 0) {
+    i_ = b;
+    fail("expected an integer");
+  }
   if (i_ < s_.size() && (s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) fail("expected an integer");
   return neg ? -v : v;
 }
@@ -143,8 +152,8 @@ std::string_view JsonReader::skip_value() {
     if (depth == 0) {
       // A scalar ends at a delimiter; a container or string just ended.
       if (c == '"' || c == '}' || c == ']') break;
-      while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&
-             s_[i_] != '\n' && s_[i_] != '\r' && s_[i_] != '\t')
+      while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' && s_[i_] != '\n' &&
+             s_[i_] != '\r' && s_[i_] != '\t')
         ++i_;
       break;
     }

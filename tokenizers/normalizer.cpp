@@ -64,7 +64,10 @@ class StripAccents final : public Normalizer {
     if (m.empty()) return;
     std::string r;
     size_t prev = 0;
-    for (auto [b, e] : m) { r.append(t, prev, b - prev); prev = e; }
+    for (auto [b, e] : m) {
+      r.append(t, prev, b - prev);
+      prev = e;
+    }
     r.append(t, prev, std::string::npos);
     t.swap(r);
   }

@@ -28,8 +28,8 @@ struct Span {
 };
 
 // HF NormalizedString::split: `matches` are the pattern's matches inside p.text.
-void split_piece(const Piece& p, const std::vector<std::pair<size_t, size_t>>& matches, Behavior behavior,
-                 bool invert, std::vector<Piece>& out) {
+void split_piece(const Piece& p, const std::vector<std::pair<size_t, size_t>>& matches, Behavior behavior, bool invert,
+                 std::vector<Piece>& out) {
   thread_local std::vector<Span> spans, folded;
   spans.clear();
   const size_t n = p.text.size();
@@ -47,14 +47,14 @@ void split_piece(const Piece& p, const std::vector<std::pair<size_t, size_t>>& m
     case Behavior::kIsolated:
       for (auto& s : spans) folded.push_back({s.b, s.e, false});
       break;
-    case Behavior::kRemoved:
-      folded = spans;
-      break;
+    case Behavior::kRemoved: folded = spans; break;
     case Behavior::kContiguous: {
       bool prev_match = false;
       for (auto& s : spans) {
-        if (s.flag == prev_match && !folded.empty()) folded.back().e = s.e;
-        else folded.push_back({s.b, s.e, false});
+        if (s.flag == prev_match && !folded.empty())
+          folded.back().e = s.e;
+        else
+          folded.push_back({s.b, s.e, false});
         prev_match = s.flag;
       }
       break;
@@ -62,8 +62,10 @@ void split_piece(const Piece& p, const std::vector<std::pair<size_t, size_t>>& m
     case Behavior::kMergedWithPrevious: {
       bool prev_match = false;
       for (auto& s : spans) {
-        if (s.flag && !prev_match && !folded.empty()) folded.back().e = s.e;
-        else folded.push_back({s.b, s.e, false});
+        if (s.flag && !prev_match && !folded.empty())
+          folded.back().e = s.e;
+        else
+          folded.push_back({s.b, s.e, false});
         prev_match = s.flag;
       }
       break;
@@ -72,8 +74,10 @@ void split_piece(const Piece& p, const std::vector<std::pair<size_t, size_t>>& m
       bool prev_match = false;
       for (size_t k = spans.size(); k-- > 0;) {
         const Span& s = spans[k];
-        if (s.flag && !prev_match && !folded.empty()) folded.back().b = s.b;
-        else folded.push_back({s.b, s.e, false});
+        if (s.flag && !prev_match && !folded.empty())
+          folded.back().b = s.b;
+        else
+          folded.push_back({s.b, s.e, false});
         prev_match = s.flag;
       }
       std::reverse(folded.begin(), folded.end());
@@ -144,7 +148,8 @@ class ByteLevel final : public PreTokenizer {
   ByteLevel(bool add_prefix_space, bool use_regex, bool map_now)
       : add_prefix_space_(add_prefix_space), map_now_(map_now) {
     if (use_regex)
-      re_ = std::make_unique<Regex>("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+      re_ =
+          std::make_unique<Regex>("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
   }
   void split(std::vector<Piece>& pieces, PieceArena& arena) const override {
     thread_local std::vector<std::pair<size_t, size_t>> m;
@@ -179,8 +184,10 @@ class Metaspace final : public PreTokenizer {
       std::string t;
       t.reserve(in.text.size() + rep_.size());
       for (char c : in.text) {
-        if (c == ' ') t += rep_;
-        else t += c;
+        if (c == ' ')
+          t += rep_;
+        else
+          t += c;
       }
       bool starts = t.compare(0, rep_.size(), rep_) == 0;
       if (!starts && (scheme_ == Prepend::kAlways || (scheme_ == Prepend::kFirst && in.at_start))) t.insert(0, rep_);
@@ -212,15 +219,16 @@ class Sequence final : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> s_;
 };
 
-
 std::string punct_pattern() { return "[\\p{P}!-/:-@\\[-`{-~]"; }
 
 std::unique_ptr<PreTokenizer> make_one(const nlohmann::json& j, bool last, bool* byte_level_last) {
   const std::string type = j.at("type").get<std::string>();
   if (type == "Split") {
     const auto& p = j.at("pattern");
-    std::string pat = p.contains("Regex") ? p.at("Regex").get<std::string>() : Regex::literal(p.at("String").get<std::string>());
-    return std::make_unique<RegexSplit>(pat, parse_behavior(j.at("behavior").get<std::string>()), j.value("invert", false));
+    std::string pat =
+        p.contains("Regex") ? p.at("Regex").get<std::string>() : Regex::literal(p.at("String").get<std::string>());
+    return std::make_unique<RegexSplit>(pat, parse_behavior(j.at("behavior").get<std::string>()),
+                                        j.value("invert", false));
   }
   if (type == "ByteLevel") {
     if (last && byte_level_last) *byte_level_last = true;
@@ -236,18 +244,23 @@ std::unique_ptr<PreTokenizer> make_one(const nlohmann::json& j, bool last, bool*
     Metaspace::Prepend scheme = Metaspace::Prepend::kAlways;
     if (j.contains("prepend_scheme")) {
       std::string s = j.at("prepend_scheme").get<std::string>();
-      scheme = s == "first" ? Metaspace::Prepend::kFirst : s == "never" ? Metaspace::Prepend::kNever : Metaspace::Prepend::kAlways;
+      scheme = s == "first"   ? Metaspace::Prepend::kFirst
+               : s == "never" ? Metaspace::Prepend::kNever
+                              : Metaspace::Prepend::kAlways;
     } else if (j.contains("add_prefix_space") && !j.at("add_prefix_space").get<bool>()) {
       scheme = Metaspace::Prepend::kNever;
     }
     return std::make_unique<Metaspace>(rep, scheme, j.value("split", true));
   }
   if (type == "Whitespace") return std::make_unique<RegexSplit>("\\w+|[^\\w\\s]+", Behavior::kRemoved, true);
-  if (type == "WhitespaceSplit") return char_split([](uint32_t c) { return unicode_is_whitespace(c); }, Behavior::kRemoved);
+  if (type == "WhitespaceSplit")
+    return char_split([](uint32_t c) { return unicode_is_whitespace(c); }, Behavior::kRemoved);
   if (type == "CharDelimiterSplit")
-    return std::make_unique<RegexSplit>(Regex::literal(j.at("delimiter").get<std::string>()), Behavior::kRemoved, false);
+    return std::make_unique<RegexSplit>(Regex::literal(j.at("delimiter").get<std::string>()), Behavior::kRemoved,
+                                        false);
   if (type == "Punctuation")
-    return std::make_unique<RegexSplit>(punct_pattern(), parse_behavior(j.value("behavior", std::string("Isolated"))), false);
+    return std::make_unique<RegexSplit>(punct_pattern(), parse_behavior(j.value("behavior", std::string("Isolated"))),
+                                        false);
   if (type == "BertPreTokenizer") {
     std::vector<std::unique_ptr<PreTokenizer>> v;
     v.push_back(char_split([](uint32_t c) { return unicode_is_whitespace(c); }, Behavior::kRemoved));

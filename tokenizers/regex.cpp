@@ -10,8 +10,9 @@
 namespace janus::tokenizers {
 namespace {
 // The Unicode White_Space property, as Oniguruma's \s matches it.
-constexpr const char* kSpaceBody = "\\x{9}-\\x{d}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"
-                                   "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}";
+constexpr const char* kSpaceBody =
+    "\\x{9}-\\x{d}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}";
 
 #include "tokenizers/onig_classes.inc"
 
@@ -59,9 +60,12 @@ std::string translate_onig_pattern(const std::string& p) {
     if (c == '\\' && i + 1 < p.size()) {
       char n = p[i + 1];
       if (n == 's' || n == 'S') {
-        if (!in_class) out += n == 's' ? std::string("[") + kSpaceBody + "]" : std::string("[^") + kSpaceBody + "]";
-        else if (n == 's') out += kSpaceBody;
-        else out += "\\S";  // rare inside a class; keep PCRE2's meaning
+        if (!in_class)
+          out += n == 's' ? std::string("[") + kSpaceBody + "]" : std::string("[^") + kSpaceBody + "]";
+        else if (n == 's')
+          out += kSpaceBody;
+        else
+          out += "\\S";  // rare inside a class; keep PCRE2's meaning
         ++i;
         continue;
       }
@@ -69,9 +73,12 @@ std::string translate_onig_pattern(const std::string& p) {
       if ((n == 'p' || n == 'P') && i + 4 < p.size() && p[i + 2] == '{' && p[i + 4] == '}' && onig_extra(p[i + 3])) {
         std::string prop = p.substr(i, 5);
         const char* extra = onig_extra(p[i + 3]);
-        if (n == 'p') out += in_class ? prop + extra : "[" + prop + extra + "]";
-        else if (!in_class) out += std::string("[^\\p{") + p[i + 3] + "}" + extra + "]";
-        else out += prop;  // negated property inside a class: keep PCRE2's meaning
+        if (n == 'p')
+          out += in_class ? prop + extra : "[" + prop + extra + "]";
+        else if (!in_class)
+          out += std::string("[^\\p{") + p[i + 3] + "}" + extra + "]";
+        else
+          out += prop;  // negated property inside a class: keep PCRE2's meaning
         i += 4;
         continue;
       }
@@ -84,13 +91,23 @@ std::string translate_onig_pattern(const std::string& p) {
       in_class = true;
       out += c;
       // A ']' right after '[' or '[^' is a literal.
-      if (i + 1 < p.size() && p[i + 1] == '^') { out += '^'; ++i; }
-      if (i + 1 < p.size() && p[i + 1] == ']') { out += ']'; ++i; }
+      if (i + 1 < p.size() && p[i + 1] == '^') {
+        out += '^';
+        ++i;
+      }
+      if (i + 1 < p.size() && p[i + 1] == ']') {
+        out += ']';
+        ++i;
+      }
       continue;
     }
     if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX [:alpha:]
       size_t e = p.find(":]", i + 2);
-      if (e != std::string::npos) { out.append(p, i, e + 2 - i); i = e + 1; continue; }
+      if (e != std::string::npos) {
+        out.append(p, i, e + 2 - i);
+        i = e + 1;
+        continue;
+      }
     }
     if (in_class && c == ']') in_class = false;
     out += c;
@@ -114,8 +131,8 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   std::string t = translate_onig_pattern(pattern);
   int err = 0;
   PCRE2_SIZE off = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(t.data()), t.size(), PCRE2_UTF | PCRE2_UCP,
-                                   &err, &off, nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(t.data()), t.size(), PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
   if (!code) {
     PCRE2_UCHAR buf[256];
     pcre2_get_error_message(err, buf, sizeof buf);

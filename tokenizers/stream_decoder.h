@@ -19,7 +19,8 @@ namespace janus::tokenizers {
 
 class StreamDecoder {
  public:
-  explicit StreamDecoder(Tokenizer tok, bool skip_special = false) : tok_(std::move(tok)), skip_special_(skip_special) {}
+  explicit StreamDecoder(Tokenizer tok, bool skip_special = false)
+      : tok_(std::move(tok)), skip_special_(skip_special) {}
 
   // Adds one id; returns the newly final text (possibly empty).
   std::string step(int32_t id);

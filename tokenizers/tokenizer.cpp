@@ -49,7 +49,10 @@ void parse_post_processor(const nlohmann::json& j, std::vector<int32_t>& prefix,
     const auto& specials = j.at("special_tokens");
     bool seen_a = false;
     for (const auto& item : j.at("single")) {
-      if (item.contains("Sequence")) { seen_a = true; continue; }
+      if (item.contains("Sequence")) {
+        seen_a = true;
+        continue;
+      }
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       for (const auto& id : specials.at(name).at("ids")) (seen_a ? suffix : prefix).push_back(id.get<int32_t>());
     }
@@ -83,7 +86,8 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   return from_file(tj, probe ? cj : std::string());
 }
 
-Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view config_json, const std::string& origin) {
+Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view config_json,
+                               const std::string& origin) {
   auto impl = std::make_shared<Impl>();
   try {
     // Top level: every key but "model" goes through nlohmann; the model's vocab and merges
@@ -122,7 +126,9 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
     impl->model = std::make_unique<BpeModel>(spec, byte_level_last);
     impl->decoder = make_decoder(get("decoder"));
     const Normalizer* norm = impl->normalizer.get();
-    impl->added = AddedVocabulary(get("added_tokens"), [norm](std::string& s) { if (norm) norm->normalize(s); });
+    impl->added = AddedVocabulary(get("added_tokens"), [norm](std::string& s) {
+      if (norm) norm->normalize(s);
+    });
     parse_post_processor(get("post_processor"), impl->post_prefix, impl->post_suffix);
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(origin + ": " + e.what());
@@ -141,12 +147,16 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
       cfg.eos_token = token_field(c, "eos_token");
       cfg.pad_token = token_field(c, "pad_token");
       cfg.unk_token = token_field(c, "unk_token");
-      if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) cfg.add_bos_token = c["add_bos_token"].get<bool>();
-      if (c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) cfg.add_eos_token = c["add_eos_token"].get<bool>();
-      if (c.contains("tokenizer_class") && c["tokenizer_class"].is_string()) cfg.tokenizer_class = c["tokenizer_class"].get<std::string>();
+      if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean())
+        cfg.add_bos_token = c["add_bos_token"].get<bool>();
+      if (c.contains("add_eos_token") && c["add_eos_token"].is_boolean())
+        cfg.add_eos_token = c["add_eos_token"].get<bool>();
+      if (c.contains("tokenizer_class") && c["tokenizer_class"].is_string())
+        cfg.tokenizer_class = c["tokenizer_class"].get<std::string>();
       if (c.contains("chat_template")) {
         const auto& ct = c["chat_template"];
-        if (ct.is_string()) cfg.chat_template = ct.get<std::string>();
+        if (ct.is_string())
+          cfg.chat_template = ct.get<std::string>();
         else if (ct.is_array())
           for (const auto& t : ct)
             if (t.value("name", std::string()) == "default") cfg.chat_template = t.value("template", std::string());
@@ -164,7 +174,10 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
 
 void Tokenizer::Impl::encode_piece(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
   if (text.empty()) return;
-  if (!pre_tokenizer) { model->tokenize(text, ids); return; }
+  if (!pre_tokenizer) {
+    model->tokenize(text, ids);
+    return;
+  }
   thread_local std::vector<Piece> pieces;
   thread_local PieceArena arena;
   pieces.clear();
@@ -197,7 +210,10 @@ void Tokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, bo
   raw.clear();
   m.added.split(text, false, raw);
   for (const TextSplit& s : raw) {
-    if (s.id >= 0) { ids.push_back(s.id); continue; }
+    if (s.id >= 0) {
+      ids.push_back(s.id);
+      continue;
+    }
     std::string_view seg = text.substr(s.begin, s.end - s.begin);
     bool at_start = s.begin == 0;
     if (m.normalizer) {
@@ -205,12 +221,17 @@ void Tokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, bo
       m.normalizer->normalize(normalized);
       seg = normalized;
     }
-    if (!m.added.has_normalized()) { m.encode_piece(seg, at_start, ids); continue; }
+    if (!m.added.has_normalized()) {
+      m.encode_piece(seg, at_start, ids);
+      continue;
+    }
     norm.clear();
     m.added.split(seg, true, norm);
     for (const TextSplit& n : norm) {
-      if (n.id >= 0) ids.push_back(n.id);
-      else m.encode_piece(seg.substr(n.begin, n.end - n.begin), at_start && n.begin == 0, ids);
+      if (n.id >= 0)
+        ids.push_back(n.id);
+      else
+        m.encode_piece(seg.substr(n.begin, n.end - n.begin), at_start && n.begin == 0, ids);
     }
   }
   if (add_special) {

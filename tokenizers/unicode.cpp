@@ -19,8 +19,7 @@ struct ComposeEntry {
 constexpr uint16_t kInertNfc = 1 << 8, kInertNfkc = 1 << 9, kWhite = 1 << 10, kAlnum = 1 << 11;
 // Hangul syllable algorithm constants (Unicode §3.12).
 constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
-constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
-                   kSCount = kLCount * kNCount;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
 
 inline uint16_t props(uint32_t cp) {
   if (cp >= 0x110000) return 0;
@@ -40,8 +39,12 @@ void decompose_into(uint32_t cp, bool compat, std::vector<uint32_t>& out) {
     if (s % kTCount) out.push_back(kTBase + s % kTCount);
     return;
   }
-  const DecompEntry* e = compat ? find_entry(kCompat, std::size(kCompat), cp) : find_entry(kCanon, std::size(kCanon), cp);
-  if (!e) { out.push_back(cp); return; }
+  const DecompEntry* e =
+      compat ? find_entry(kCompat, std::size(kCompat), cp) : find_entry(kCanon, std::size(kCanon), cp);
+  if (!e) {
+    out.push_back(cp);
+    return;
+  }
   out.insert(out.end(), kDecompPool + e->offset, kDecompPool + e->offset + e->len);
 }
 
@@ -76,8 +79,14 @@ std::string unicode_normalize(std::string_view s, NormForm form) {
   // Fast path: every character is stable under the form (ASCII always is).
   bool all_stable = true;
   for (size_t i = 0; i < s.size();) {
-    if (static_cast<unsigned char>(s[i]) < 0x80) { ++i; continue; }
-    if (!stable(utf8_next(s, i))) { all_stable = false; break; }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    if (!stable(utf8_next(s, i))) {
+      all_stable = false;
+      break;
+    }
   }
   if (all_stable) return std::string(s);
 
@@ -87,7 +96,10 @@ std::string unicode_normalize(std::string_view s, NormForm form) {
   for (size_t i = 0; i < s.size();) decompose_into(utf8_next(s, i), compat, cps);
   // 2. Canonical ordering: stable sort of each run of non-starters by combining class.
   for (size_t a = 0; a < cps.size();) {
-    if (unicode_ccc(cps[a]) == 0) { ++a; continue; }
+    if (unicode_ccc(cps[a]) == 0) {
+      ++a;
+      continue;
+    }
     size_t b = a;
     while (b < cps.size() && unicode_ccc(cps[b]) != 0) ++b;
     std::stable_sort(cps.begin() + a, cps.begin() + b,
@@ -123,10 +135,17 @@ std::string unicode_lowercase(std::string_view s) {
   r.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     unsigned char b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) { r.push_back(char(b >= 'A' && b <= 'Z' ? b + 32 : b)); ++i; continue; }
+    if (b < 0x80) {
+      r.push_back(char(b >= 'A' && b <= 'Z' ? b + 32 : b));
+      ++i;
+      continue;
+    }
     uint32_t cp = utf8_next(s, i);
     const DecompEntry* e = find_entry(kLower, std::size(kLower), cp);
-    if (!e) { utf8_append(r, cp); continue; }
+    if (!e) {
+      utf8_append(r, cp);
+      continue;
+    }
     for (uint32_t k = 0; k < e->len; ++k) utf8_append(r, kDecompPool[e->offset + k]);
   }
   return r;

@@ -12,14 +12,26 @@ size_t seq_len(const unsigned char* p, size_t n, size_t i, size_t* maximal) {
   if (b < 0x80) return 1;
   size_t need;
   unsigned char lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) need = 2;
-  else if (b == 0xE0) { need = 3; lo = 0xA0; }
-  else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 3;
-  else if (b == 0xED) { need = 3; hi = 0x9F; }
-  else if (b == 0xF0) { need = 4; lo = 0x90; }
-  else if (b >= 0xF1 && b <= 0xF3) need = 4;
-  else if (b == 0xF4) { need = 4; hi = 0x8F; }
-  else return 0;
+  if (b >= 0xC2 && b <= 0xDF)
+    need = 2;
+  else if (b == 0xE0) {
+    need = 3;
+    lo = 0xA0;
+  } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF)
+    need = 3;
+  else if (b == 0xED) {
+    need = 3;
+    hi = 0x9F;
+  } else if (b == 0xF0) {
+    need = 4;
+    lo = 0x90;
+  } else if (b >= 0xF1 && b <= 0xF3)
+    need = 4;
+  else if (b == 0xF4) {
+    need = 4;
+    hi = 0x8F;
+  } else
+    return 0;
   for (size_t k = 1; k < need; ++k) {
     if (i + k >= n) return 0;
     unsigned char c = p[i + k];
@@ -43,7 +55,10 @@ size_t utf8_invalid_offset(std::string_view s) {
       i += 8;
     }
     if (i >= n) break;
-    if (p[i] < 0x80) { ++i; continue; }
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
     size_t l = seq_len(p, n, i, &m);
     if (l == 0) return i;
     i += l;
@@ -58,9 +73,12 @@ void utf8_check(std::string_view s, const char* what) {
 }
 
 void utf8_append(std::string& out, uint32_t cp) {
-  if (cp < 0x80) out.push_back(char(cp));
-  else if (cp < 0x800) { out.push_back(char(0xC0 | (cp >> 6))); out.push_back(char(0x80 | (cp & 0x3F))); }
-  else if (cp < 0x10000) {
+  if (cp < 0x80)
+    out.push_back(char(cp));
+  else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
     out.push_back(char(0xE0 | (cp >> 12)));
     out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
     out.push_back(char(0x80 | (cp & 0x3F)));
@@ -78,10 +96,18 @@ std::string utf8_lossy(std::string_view bytes) {
   std::string out;
   out.reserve(n);
   while (i < n) {
-    if (p[i] < 0x80) { out.push_back(char(p[i++])); continue; }
+    if (p[i] < 0x80) {
+      out.push_back(char(p[i++]));
+      continue;
+    }
     size_t l = seq_len(p, n, i, &m);
-    if (l) { out.append(bytes.data() + i, l); i += l; }
-    else { out += "\xEF\xBF\xBD"; i += m; }
+    if (l) {
+      out.append(bytes.data() + i, l);
+      i += l;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i += m;
+    }
   }
   return out;
 }

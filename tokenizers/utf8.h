@@ -21,8 +21,15 @@ void utf8_check(std::string_view s, const char* what);
 inline uint32_t utf8_next(std::string_view s, size_t& i) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   uint32_t c = p[i];
-  if (c < 0x80) { i += 1; return c; }
-  if (c < 0xE0) { uint32_t r = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F); i += 2; return r; }
+  if (c < 0x80) {
+    i += 1;
+    return c;
+  }
+  if (c < 0xE0) {
+    uint32_t r = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F);
+    i += 2;
+    return r;
+  }
   if (c < 0xF0) {
     uint32_t r = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
     i += 3;

@@ -8,6 +8,7 @@ Writes under tests/fixtures/tokenizers/:
                                "ids_special": HF encode(add_special_tokens=True),
                                "decoded": HF decode(ids, skip_special_tokens=False)}
   bytefallback/tokenizer.json  a Llama-2-style (Metaspace normalizer, byte_fallback) BPE made here
+  metaspace/tokenizer.json     the same model with the Metaspace pre-tokenizer / decoder layout
   chat_templates.jsonl         {"template", "messages", "add_generation_prompt", "kwargs", "text"}
                                rendered by transformers' apply_chat_template / jinja2
   train_corpus.txt             corpus for `janus tokenizer-train`
@@ -15,6 +16,8 @@ Writes under tests/fixtures/tokenizers/:
 
 Usage:
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py            # everything but `trained`
+  build/apps/janus tokenizer-train --corpus tests/fixtures/tokenizers/train_corpus.txt \
+      --vocab-size 1200 --out tests/fixtures/tokenizers/trained
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py --trained  # expected ids for trained/
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py --make-bench-corpus FILE [--mb 8]
   tools/.venv/bin/python tools/make_tokenizer_fixtures.py --bench FILE [--threads N] > hf.jsonl
@@ -208,6 +211,15 @@ def make_bytefallback(train_lines):
     tok.save(os.path.join(d, "tokenizer.json"))
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
         json.dump({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f, indent=1)
+    # The newer Llama-2-style layout: no normalizer, Metaspace pre-tokenizer (prepend_scheme
+    # "first", split) and Metaspace + ByteFallback + Fuse decoder, same BPE model.
+    tok.normalizer = None
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    tok.decoder = decoders.Sequence([decoders.Metaspace(replacement="▁", prepend_scheme="first"),
+                                     decoders.ByteFallback(), decoders.Fuse()])
+    d = os.path.join(FIX, "metaspace")
+    os.makedirs(d, exist_ok=True)
+    tok.save(os.path.join(d, "tokenizer.json"))
 
 
 def train_corpus_text(corpus):
@@ -498,6 +510,7 @@ def main():
         expected_for(os.path.join(SHARED, name, "tokenizer.json"), corpus, f"expected_{name}.jsonl")
     make_bytefallback([l for l in corpus if l])
     expected_for(os.path.join(FIX, "bytefallback", "tokenizer.json"), corpus, "expected_bytefallback.jsonl")
+    expected_for(os.path.join(FIX, "metaspace", "tokenizer.json"), corpus, "expected_metaspace.jsonl")
     make_chat_templates()
 
 

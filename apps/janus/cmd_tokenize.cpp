@@ -3,10 +3,10 @@
 // --add-special; added tokens in the text are matched), or with --decode {"ids": [...]} ->
 // {"text": ...}. One output line per input line, in order. Output is written only once every
 // line has been processed, so a bad line (error naming the line, exit 2) leaves no partial output.
+#include <sys/stat.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <sys/stat.h>
 
 #include "apps/janus/command.h"
 #include "tokenizers/tokenizer.h"
@@ -16,7 +16,7 @@ namespace {
 using janus::tokenizers::Tokenizer;
 
 Tokenizer load(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) throw std::runtime_error(path + ": no such file or directory");
   if (S_ISDIR(st.st_mode)) return Tokenizer::from_dir(path);
   return Tokenizer::from_file(path);
@@ -76,13 +76,16 @@ int run(const std::string& dir, bool decode, bool add_special) {
   return 0;
 }
 
-janus::app::Registrar reg("tokenize", "Encode or decode JSON lines on stdin with a model's tokenizer", [](CLI::App& sub) {
-  auto dir = std::make_shared<std::string>();
-  auto decode = std::make_shared<bool>(false);
-  auto add_special = std::make_shared<bool>(false);
-  sub.add_option("--tokenizer", *dir, "model folder with tokenizer.json (or the tokenizer.json itself)")->required();
-  sub.add_flag("--decode", *decode, "read {\"ids\": [...]} and write {\"text\": ...}");
-  sub.add_flag("--add-special", *add_special, "add BOS/EOS as the tokenizer config says");
-  return [=] { return run(*dir, *decode, *add_special); };
-});
+janus::app::Registrar reg("tokenize", "Encode or decode JSON lines on stdin with a model's tokenizer",
+                          [](CLI::App& sub) {
+                            auto dir = std::make_shared<std::string>();
+                            auto decode = std::make_shared<bool>(false);
+                            auto add_special = std::make_shared<bool>(false);
+                            sub.add_option("--tokenizer", *dir,
+                                           "model folder with tokenizer.json (or the tokenizer.json itself)")
+                                ->required();
+                            sub.add_flag("--decode", *decode, "read {\"ids\": [...]} and write {\"text\": ...}");
+                            sub.add_flag("--add-special", *add_special, "add BOS/EOS as the tokenizer config says");
+                            return [=] { return run(*dir, *decode, *add_special); };
+                          });
 }  // namespace

@@ -2,12 +2,12 @@
 // Learns a byte-level BPE tokenizer and writes DIR/tokenizer.json and DIR/tokenizer_config.json,
 // loadable by HF `tokenizers` / transformers and by janus with identical ids. Files are written
 // to temporaries and renamed, so a failure leaves no partial output.
+#include <sys/stat.h>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "apps/janus/command.h"
@@ -52,7 +52,7 @@ int run(const std::vector<std::string>& corpus, size_t vocab, uint64_t min_freq,
     opt.special_tokens = specials;
   }
   BpeTrainResult r = train_bpe(texts, opt);
-  struct stat st{};
+  struct stat st {};
   if (stat(out.c_str(), &st) != 0) {
     if (mkdir(out.c_str(), 0755) != 0) throw std::runtime_error(out + ": cannot create directory");
   } else if (!S_ISDIR(st.st_mode)) {

@@ -102,14 +102,15 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 }  // namespace
 
 void launch_attention(const AttentionArgs& a, const char* op) {
-  check(a.Dv <= kAttentionMaxDv, op,
-        "value head dim " + std::to_string(a.Dv) + " above the kernel's " + std::to_string(kAttentionMaxDv));
+  JANUS_REQUIRE(a.Dv <= kAttentionMaxDv, op,
+                "value head dim " + std::to_string(a.Dv) + " above the kernel's " + std::to_string(kAttentionMaxDv));
   const int64_t blocks = a.T * a.Hq;
   if (blocks == 0) return;
-  check(blocks <= 0x7fffffffLL, op, "too many (query, head) pairs for one launch");
+  JANUS_REQUIRE(blocks <= 0x7fffffffLL, op, "too many (query, head) pairs for one launch");
   const bool vec = a.D % 4 == 0 && a.ks0 % 4 == 0 && a.ks1 % 4 == 0 && aligned16(a.k);
   const size_t smem = size_t((a.D + 3) / 4 * 4 + 2 * kWarpsA + kWarpsA * a.Dv) * sizeof(float);
-  check(smem <= 48 * 1024, op, "head dim " + std::to_string(a.D) + " needs more shared memory than one block has");
+  JANUS_REQUIRE(smem <= 48 * 1024, op,
+                "head dim " + std::to_string(a.D) + " needs more shared memory than one block has");
   const unsigned g = unsigned(blocks), b = kWarpsA * kWarp;
   cudaStream_t s = stream();
   if (a.Dv <= 4 * kWarp)
@@ -132,16 +133,16 @@ void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, f
   check_rows_f32(q, op, "q");
   check_rows_f32(k, op, "k");
   check_rows_f32(v, op, "v");
-  check(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && out.dim() == 3, op,
-        "expected q [T,Hq,D], k [S,Hkv,D], v [S,Hkv,Dv], out [T,Hq,Dv]");
+  JANUS_REQUIRE(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && out.dim() == 3, op,
+                "expected q [T,Hq,D], k [S,Hkv,D], v [S,Hkv,Dv], out [T,Hq,Dv]");
   const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2);
   const int64_t S = k.size(0), Hkv = k.size(1), Dv = v.size(2);
-  check(k.size(2) == D && v.size(0) == S && v.size(1) == Hkv && Hkv > 0 && Hq % Hkv == 0, op,
-        "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()));
-  check(out.size(0) == T && out.size(1) == Hq && out.size(2) == Dv, op, "out " + shape_str(out.shape()));
-  check(q_pos0 >= 0 && q_pos0 + T <= S, op,
-        "queries at positions [" + std::to_string(q_pos0) + ", " + std::to_string(q_pos0 + T) +
-            ") need at least that many keys, have " + std::to_string(S));
+  JANUS_REQUIRE(k.size(2) == D && v.size(0) == S && v.size(1) == Hkv && Hkv > 0 && Hq % Hkv == 0, op,
+                "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()));
+  JANUS_REQUIRE(out.size(0) == T && out.size(1) == Hq && out.size(2) == Dv, op, "out " + shape_str(out.shape()));
+  JANUS_REQUIRE(q_pos0 >= 0 && q_pos0 + T <= S, op,
+                "queries at positions [" + std::to_string(q_pos0) + ", " + std::to_string(q_pos0 + T) +
+                    ") need at least that many keys, have " + std::to_string(S));
   AttentionArgs a;
   a.q = q.data<float>(), a.qs0 = q.strides()[0], a.qs1 = q.strides()[1];
   a.k = k.data<float>(), a.ks0 = k.strides()[0], a.ks1 = k.strides()[1];

@@ -8,15 +8,33 @@
 #include <string>
 
 #include "kernels/backend.h"
-#include "kernels/cpu/common.h"  // shape checks (metadata only: never reads tensor data)
+#include "kernels/cpu/common.h"  // cpu::fail, row_count (metadata only: never reads tensor data)
 
 namespace janus::kernels::cuda {
 
-using cpu::check;
-using cpu::check_rows_f32;
 using cpu::fail;
 using cpu::row_count;
-using cpu::row_stride;
+
+// Like cpu::check, but the message is only built on failure (ops run hundreds of times per
+// decoded token; string building would rival the kernel launch).
+#define JANUS_REQUIRE(cond, op, what)                       \
+  do {                                                      \
+    if (!(cond)) ::janus::kernels::cpu::fail((op), (what)); \
+  } while (0)
+
+// cpu::check_rows_f32 / cpu::row_stride with lazy messages.
+inline void check_rows_f32(const Tensor& t, const char* op, const char* name) {
+  JANUS_REQUIRE(t.defined(), op, std::string(name) + " is undefined");
+  JANUS_REQUIRE(t.dtype() == DType::F32, op, std::string(name) + " must be f32, got " + dtype_name(t.dtype()));
+  JANUS_REQUIRE(t.dim() >= 1 && t.strides().back() == 1, op, std::string(name) + " must have a contiguous last dim");
+}
+inline int64_t row_stride(const Tensor& t, const char* op) {
+  if (t.dim() < 2) return t.size(-1);
+  for (int i = t.dim() - 2; i > 0; --i)
+    JANUS_REQUIRE(t.shape()[i] == 1 || t.strides()[i - 1] == t.strides()[i] * t.shape()[i] || t.shape()[i - 1] == 1, op,
+                  "leading dims of " + shape_str(t.shape()) + " are not collapsible");
+  return t.strides()[t.dim() - 2];
+}
 
 // The calling thread's compute stream. One per host thread (cudaStreamPerThread): work from one
 // thread is in order; threads run concurrently and synchronise themselves (tensor.h).

@@ -50,8 +50,9 @@ void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_p
                             const Weight& kv_b, float scale, int64_t q_pos0);
 void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor& bias, const MoeRouting& cfg);
 
-// Lets cuBLAS use TF32 tensor cores for f32 linear() (≈10-bit mantissa products: faster, no
-// longer parity with the CPU). Off by default. Applies to later calls of every thread.
+// Lets cuBLAS use TF32 tensor cores in linear()'s sgemm calls (f32 weights, and narrow weights
+// above kGemvMaxRows rows): ≈10-bit mantissa products, several times faster, no longer within
+// the CPU parity tolerance. Off by default. Applies to later calls of every thread.
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 

@@ -47,10 +47,10 @@ void rowwise(const char* op, Ew kind, Tensor& y, const Tensor& a, const Tensor& 
   check_on_cuda(b, op, "b");
   check_rows_f32(y, op, "y");
   check_rows_f32(a, op, "a");
-  check(a.shape() == y.shape(), op, "shapes " + shape_str(a.shape()) + " and " + shape_str(y.shape()));
+  JANUS_REQUIRE(a.shape() == y.shape(), op, "shapes " + shape_str(a.shape()) + " and " + shape_str(y.shape()));
   if (b.defined()) {
     check_rows_f32(b, op, "b");
-    check(b.shape() == y.shape(), op, "shapes " + shape_str(b.shape()) + " and " + shape_str(y.shape()));
+    JANUS_REQUIRE(b.shape() == y.shape(), op, "shapes " + shape_str(b.shape()) + " and " + shape_str(y.shape()));
   }
   EwArgs p;
   p.d = y.size(-1), p.rows = row_count(y);

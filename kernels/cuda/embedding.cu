@@ -25,19 +25,19 @@ void embedding(Tensor& y, const Tensor& table, const int64_t* ids, int64_t n) {
   check_on_cuda(y, op, "y");
   check_on_cuda(table, op, "table");
   check_rows_f32(y, op, "y");
-  check(table.dim() == 2 && table.is_contiguous(), op,
-        "table must be a contiguous [V, D] matrix, got " + shape_str(table.shape()));
+  JANUS_REQUIRE(table.dim() == 2 && table.is_contiguous(), op,
+                "table must be a contiguous [V, D] matrix, got " + shape_str(table.shape()));
   const int64_t v = table.size(0), d = table.size(1);
-  check(row_count(y) == n && y.size(-1) == d, op,
-        "y " + shape_str(y.shape()) + " for " + std::to_string(n) + " ids of width " + std::to_string(d));
+  JANUS_REQUIRE(row_count(y) == n && y.size(-1) == d, op,
+                "y " + shape_str(y.shape()) + " for " + std::to_string(n) + " ids of width " + std::to_string(d));
   const DType dt = table.dtype();
-  check(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
-        std::string("unsupported table dtype ") + dtype_name(dt));
+  JANUS_REQUIRE(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
+                std::string("unsupported table dtype ") + dtype_name(dt));
   for (int64_t i = 0; i < n; ++i)
-    check(ids[i] >= 0 && ids[i] < v, op,
-          "token id " + std::to_string(ids[i]) + " outside the vocabulary [0, " + std::to_string(v) + ")");
+    JANUS_REQUIRE(ids[i] >= 0 && ids[i] < v, op,
+                  "token id " + std::to_string(ids[i]) + " outside the vocabulary [0, " + std::to_string(v) + ")");
   if (n == 0 || d == 0) return;
-  check(n <= 0x7fffffffLL, op, std::to_string(n) + " ids exceed one launch");
+  JANUS_REQUIRE(n <= 0x7fffffffLL, op, std::to_string(n) + " ids exceed one launch");
   const int64_t ys = row_stride(y, op);
   std::shared_ptr<void> dids = upload(ids, size_t(n) * sizeof(int64_t), op);
   embedding_kernel<<<unsigned(n), kThreads, 0, stream()>>>(y.data<float>(), ys, table.raw(), dt, d,

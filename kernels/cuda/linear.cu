@@ -64,31 +64,35 @@ void set_linear_tile_bytes(int64_t bytes) { g_tile_bytes.store(bytes); }
 void linear(Tensor& y, const Tensor& x, const Weight& wt) {
   require_gpu(kOp);
   const Tensor& w = wt.w;
-  check(w.defined(), kOp, "weight is undefined");
-  const std::string ctx = " (y " + describe(y) + ", x " + describe(x) + ", w " + describe(w) + ")";
+  JANUS_REQUIRE(w.defined(), kOp, "weight is undefined");
+  auto ctx = [&] { return " (y " + describe(y) + ", x " + describe(x) + ", w " + describe(w) + ")"; };
   check_on_cuda(y, kOp, "y");
   check_on_cuda(x, kOp, "x");
   check_on_cuda(w, kOp, "w");
   check_on_cuda(wt.scale_inv, kOp, "scale_inv");
   check_on_cuda(wt.bias, kOp, "bias");
-  check(w.dim() == 2 && w.strides()[1] == 1, kOp, "w must be 2-D [N, K] with contiguous rows" + ctx);
+  JANUS_REQUIRE(w.dim() == 2 && w.strides()[1] == 1, kOp, "w must be 2-D [N, K] with contiguous rows" + ctx());
   const DType wd = w.dtype();
-  check(wd == DType::F32 || wd == DType::BF16 || wd == DType::F16 || wd == DType::F8E4M3, kOp,
-        std::string("w dtype must be f32, bf16, f16 or f8e4m3, got ") + dtype_name(wd) + ctx);
+  JANUS_REQUIRE(wd == DType::F32 || wd == DType::BF16 || wd == DType::F16 || wd == DType::F8E4M3, kOp,
+                std::string("w dtype must be f32, bf16, f16 or f8e4m3, got ") + dtype_name(wd) + ctx());
   check_rows_f32(x, kOp, "x");
   check_rows_f32(y, kOp, "y");
   const int64_t N = w.size(0), K = w.size(1);
-  check(x.size(-1) == K, kOp, "x last dim must equal in_features " + std::to_string(K) + ctx);
-  Shape want = x.shape();
-  want.back() = N;
-  check(y.shape() == want, kOp, "y must have shape " + shape_str(want) + ctx);
+  JANUS_REQUIRE(x.size(-1) == K, kOp, "x last dim must equal in_features " + std::to_string(K) + ctx());
+  bool y_ok = y.dim() == x.dim() && y.size(-1) == N;
+  for (int d = 0; y_ok && d + 1 < x.dim(); ++d) y_ok = y.size(d) == x.size(d);
+  if (!y_ok) {
+    Shape want = x.shape();
+    want.back() = N;
+    fail(kOp, "y must have shape " + shape_str(want) + ctx());
+  }
 
   int64_t M = 1;
   for (int d = 0; d + 1 < x.dim(); ++d) M *= x.size(d);
   if (M == 0 || N == 0) return;
   int64_t ldx = x.dim() >= 2 ? row_stride(x, kOp) : K;
   int64_t ldy = y.dim() >= 2 ? row_stride(y, kOp) : N;
-  check(M == 1 || (ldx >= K && ldy >= N), kOp, "x and y rows must not overlap" + ctx);
+  JANUS_REQUIRE(M == 1 || (ldx >= K && ldy >= N), kOp, "x and y rows must not overlap" + ctx());
   if (M == 1) ldx = std::max(ldx, K), ldy = std::max(ldy, N);  // one row: stride unused
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
@@ -97,25 +101,25 @@ void linear(Tensor& y, const Tensor& x, const Weight& wt) {
     const char* yb = reinterpret_cast<const char*>(yp);
     const char* xe = xb + ((M - 1) * ldx + K) * 4;
     const char* ye = yb + ((M - 1) * ldy + N) * 4;
-    check(xe <= yb || ye <= xb || K == 0, kOp, "y must not alias x" + ctx);
+    JANUS_REQUIRE(xe <= yb || ye <= xb || K == 0, kOp, "y must not alias x" + ctx());
   }
   const int64_t ldw = w.strides()[0];
-  check(ldw >= K, kOp, "w rows overlap (row stride " + std::to_string(ldw) + " < K)" + ctx);
+  JANUS_REQUIRE(ldw >= K, kOp, "w rows overlap (row stride " + std::to_string(ldw) + " < K)" + ctx());
   const int64_t kIntMax = 0x7fffffff;
-  check(M <= kIntMax && N <= kIntMax && K <= kIntMax && ldx <= kIntMax && ldy <= kIntMax && ldw <= kIntMax, kOp,
-        "dimensions beyond cuBLAS's 32-bit range" + ctx);
+  JANUS_REQUIRE(M <= kIntMax && N <= kIntMax && K <= kIntMax && ldx <= kIntMax && ldy <= kIntMax && ldw <= kIntMax, kOp,
+                "dimensions beyond cuBLAS's 32-bit range" + ctx());
 
   const Tensor& sc = wt.scale_inv;
   WeightView wv{w.raw(), ldw, wd, nullptr, 0};
   if (wd == DType::F8E4M3) {
     const Shape ws{(N + 127) / 128, (K + 127) / 128};
-    check(sc.defined(), kOp, "f8e4m3 weight needs scale_inv " + shape_str(ws) + ctx);
-    check(sc.dtype() == DType::F32 && sc.shape() == ws && sc.strides()[1] == 1, kOp,
-          "scale_inv must be f32 " + shape_str(ws) + " with contiguous rows, got " + describe(sc) + ctx);
+    JANUS_REQUIRE(sc.defined(), kOp, "f8e4m3 weight needs scale_inv " + shape_str(ws) + ctx());
+    JANUS_REQUIRE(sc.dtype() == DType::F32 && sc.shape() == ws && sc.strides()[1] == 1, kOp,
+                  "scale_inv must be f32 " + shape_str(ws) + " with contiguous rows, got " + describe(sc) + ctx());
     wv.scale = sc.data<float>();
     wv.scale_ld = sc.strides()[0];
   } else {
-    check(!sc.defined(), kOp, std::string("scale_inv given for a ") + dtype_name(wd) + " weight" + ctx);
+    JANUS_REQUIRE(!sc.defined(), kOp, std::string("scale_inv given for a ") + dtype_name(wd) + " weight" + ctx());
   }
 
   const void* bias = nullptr;
@@ -123,9 +127,9 @@ void linear(Tensor& y, const Tensor& x, const Weight& wt) {
   int64_t bstride = 1;
   if (wt.bias.defined()) {
     const Tensor& b = wt.bias;
-    check(b.dim() == 1 && b.size(0) == N &&
-              (b.dtype() == DType::F32 || b.dtype() == DType::BF16 || b.dtype() == DType::F16),
-          kOp, "bias must be a float vector [" + std::to_string(N) + "], got " + describe(b) + ctx);
+    JANUS_REQUIRE(b.dim() == 1 && b.size(0) == N &&
+                      (b.dtype() == DType::F32 || b.dtype() == DType::BF16 || b.dtype() == DType::F16),
+                  kOp, "bias must be a float vector [" + std::to_string(N) + "], got " + describe(b) + ctx());
     bias = b.raw();
     bdt = b.dtype();
     bstride = b.strides()[0];

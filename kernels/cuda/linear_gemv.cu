@@ -137,12 +137,12 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 }  // namespace
 
 void launch_gemv(const GemvArgs& a, const char* op) {
-  check(a.M >= 1 && a.M <= kMaxRows, op,
-        "GEMV takes 1.." + std::to_string(kMaxRows) + " rows, got " + std::to_string(a.M));
+  JANUS_REQUIRE(a.M >= 1 && a.M <= kMaxRows, op,
+                "GEMV takes 1.." + std::to_string(kMaxRows) + " rows, got " + std::to_string(a.M));
   const int64_t esz = a.wdt == DType::F8E4M3 ? 1 : 2;
   const bool vec = aligned16(a.w) && (a.ldw * esz) % 16 == 0 && aligned16(a.x) && (a.M == 1 || a.ldx % 4 == 0);
   const int64_t blocks = (a.N + kWarps * kRows - 1) / (kWarps * kRows);
-  check(blocks <= 0x7fffffffLL, op, "too many weight rows for one launch");
+  JANUS_REQUIRE(blocks <= 0x7fffffffLL, op, "too many weight rows for one launch");
   const dim3 grid{unsigned(blocks)}, block{unsigned(kWarps * kWarp)};
   cudaStream_t s = stream();
   const bool one = a.M == 1;

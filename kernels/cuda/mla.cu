@@ -75,21 +75,21 @@ void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_p
   check_rows_f32(q_nope, op, "q_nope");
   check_rows_f32(q_pe, op, "q_pe");
   check_rows_f32(cache, op, "cache");
-  check(q_nope.dim() == 3 && q_pe.dim() == 3 && out.dim() == 3 && cache.dim() == 2, op,
-        "expected q_nope [T,H,dn], q_pe [T,H,dr], cache [S,C+dr], out [T,H,dv]");
+  JANUS_REQUIRE(q_nope.dim() == 3 && q_pe.dim() == 3 && out.dim() == 3 && cache.dim() == 2, op,
+                "expected q_nope [T,H,dn], q_pe [T,H,dr], cache [S,C+dr], out [T,H,dv]");
   const int64_t T = q_nope.size(0), H = q_nope.size(1), dn = q_nope.size(2), dr = q_pe.size(2), dv = out.size(2);
   const int64_t S = cache.size(0), C = cache.size(1) - dr;
-  check(q_pe.size(0) == T && q_pe.size(1) == H && out.size(0) == T && out.size(1) == H && C > 0, op,
-        "q_nope " + shape_str(q_nope.shape()) + ", q_pe " + shape_str(q_pe.shape()) + ", cache " +
-            shape_str(cache.shape()) + ", out " + shape_str(out.shape()));
-  check(kv_b.w.dim() == 2 && kv_b.w.size(0) == H * (dn + dv) && kv_b.w.size(1) == C, op,
-        "kv_b " + shape_str(kv_b.w.shape()) + " does not match " + std::to_string(H) + " heads of " +
-            std::to_string(dn) + "+" + std::to_string(dv) + " over a latent of " + std::to_string(C));
-  check(q_pos0 >= 0 && q_pos0 + T <= S, op, "queries beyond the cache");
-  check(C <= kAttentionMaxDv, op,
-        "latent width " + std::to_string(C) + " above the kernel's " + std::to_string(kAttentionMaxDv));
+  JANUS_REQUIRE(q_pe.size(0) == T && q_pe.size(1) == H && out.size(0) == T && out.size(1) == H && C > 0, op,
+                "q_nope " + shape_str(q_nope.shape()) + ", q_pe " + shape_str(q_pe.shape()) + ", cache " +
+                    shape_str(cache.shape()) + ", out " + shape_str(out.shape()));
+  JANUS_REQUIRE(kv_b.w.dim() == 2 && kv_b.w.size(0) == H * (dn + dv) && kv_b.w.size(1) == C, op,
+                "kv_b " + shape_str(kv_b.w.shape()) + " does not match " + std::to_string(H) + " heads of " +
+                    std::to_string(dn) + "+" + std::to_string(dv) + " over a latent of " + std::to_string(C));
+  JANUS_REQUIRE(q_pos0 >= 0 && q_pos0 + T <= S, op, "queries beyond the cache");
+  JANUS_REQUIRE(C <= kAttentionMaxDv, op,
+                "latent width " + std::to_string(C) + " above the kernel's " + std::to_string(kAttentionMaxDv));
   const Tensor& w = kv_b.w;
-  check(w.strides()[1] == 1, op, "kv_b must be a row-major matrix, got " + shape_str(w.shape()));
+  JANUS_REQUIRE(w.strides()[1] == 1, op, "kv_b must be a row-major matrix, got " + shape_str(w.shape()));
   WeightView wv{w.raw(), w.strides()[0], w.dtype(), nullptr, 0};
   switch (w.dtype()) {
     case DType::F32:
@@ -98,8 +98,8 @@ void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_p
     case DType::F8E4M3: {
       const Tensor& sc = kv_b.scale_inv;
       const Shape ws{(w.size(0) + 127) / 128, (C + 127) / 128};
-      check(sc.defined() && sc.dtype() == DType::F32 && sc.shape() == ws && sc.strides()[1] == 1, op,
-            "fp8 kv_b needs f32 scale_inv " + shape_str(ws) + " with contiguous rows");
+      JANUS_REQUIRE(sc.defined() && sc.dtype() == DType::F32 && sc.shape() == ws && sc.strides()[1] == 1, op,
+                    "fp8 kv_b needs f32 scale_inv " + shape_str(ws) + " with contiguous rows");
       wv.scale = sc.data<float>();
       wv.scale_ld = sc.strides()[0];
       break;
@@ -107,8 +107,8 @@ void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_p
     default: fail(op, std::string("unsupported weight dtype ") + dtype_name(w.dtype()));
   }
   if (T == 0 || H == 0) return;
-  check(T * H <= 0x7fffffffLL, op, "too many (query, head) pairs for one launch");
-  check(size_t(std::max(dn, C)) * sizeof(float) <= 48 * 1024, op, "head dims too large for shared memory");
+  JANUS_REQUIRE(T * H <= 0x7fffffffLL, op, "too many (query, head) pairs for one launch");
+  JANUS_REQUIRE(size_t(std::max(dn, C)) * sizeof(float) <= 48 * 1024, op, "head dims too large for shared memory");
 
   std::shared_ptr<void> qbuf = scratch(size_t(T * H * (C + dr)) * sizeof(float));
   std::shared_ptr<void> obuf = scratch(size_t(T * H * C) * sizeof(float));

@@ -105,32 +105,33 @@ void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor&
   check_on_cuda(logits, op, "logits");
   check_on_cuda(bias, op, "bias");
   check_rows_f32(logits, op, "logits");
-  check(logits.dim() == 2, op, "logits must be [T, E], got " + shape_str(logits.shape()));
+  JANUS_REQUIRE(logits.dim() == 2, op, "logits must be [T, E], got " + shape_str(logits.shape()));
   const int64_t T = logits.size(0), E = logits.size(1);
   const int K = cfg.top_k, G = std::max(1, cfg.n_group);
-  check(K >= 1 && K <= E, op, "top_k " + std::to_string(K) + " with " + std::to_string(E) + " experts");
-  check(E % G == 0, op, std::to_string(E) + " experts do not split into " + std::to_string(G) + " groups");
+  JANUS_REQUIRE(K >= 1 && K <= E, op, "top_k " + std::to_string(K) + " with " + std::to_string(E) + " experts");
+  JANUS_REQUIRE(E % G == 0, op, std::to_string(E) + " experts do not split into " + std::to_string(G) + " groups");
   const int64_t per_group = E / G;
-  check(G == 1 || (cfg.topk_group >= 1 && cfg.topk_group <= G && K <= cfg.topk_group * per_group), op,
-        "topk_group " + std::to_string(cfg.topk_group) + " of " + std::to_string(G) + " groups cannot supply top_k " +
-            std::to_string(K));
-  check(!cfg.group_by_top2_sum || per_group >= 2, op, "top-2 group scores need at least 2 experts per group");
-  check(ids.dtype() == DType::I32 && ids.is_contiguous() && ids.numel() == T * K, op, "ids must be i32 [T, top_k]");
-  check(weights.dtype() == DType::F32 && weights.is_contiguous() && weights.numel() == T * K, op,
-        "weights must be f32 [T, top_k]");
+  JANUS_REQUIRE(G == 1 || (cfg.topk_group >= 1 && cfg.topk_group <= G && K <= cfg.topk_group * per_group), op,
+                "topk_group " + std::to_string(cfg.topk_group) + " of " + std::to_string(G) +
+                    " groups cannot supply top_k " + std::to_string(K));
+  JANUS_REQUIRE(!cfg.group_by_top2_sum || per_group >= 2, op, "top-2 group scores need at least 2 experts per group");
+  JANUS_REQUIRE(ids.dtype() == DType::I32 && ids.is_contiguous() && ids.numel() == T * K, op,
+                "ids must be i32 [T, top_k]");
+  JANUS_REQUIRE(weights.dtype() == DType::F32 && weights.is_contiguous() && weights.numel() == T * K, op,
+                "weights must be f32 [T, top_k]");
   RouteArgs a{};
   if (bias.defined()) {
-    check(bias.numel() == E, op, "bias " + shape_str(bias.shape()) + " for " + std::to_string(E) + " experts");
-    check(bias.dim() == 1 || bias.is_contiguous(), op, "bias must be a vector or contiguous on the GPU");
+    JANUS_REQUIRE(bias.numel() == E, op, "bias " + shape_str(bias.shape()) + " for " + std::to_string(E) + " experts");
+    JANUS_REQUIRE(bias.dim() == 1 || bias.is_contiguous(), op, "bias must be a vector or contiguous on the GPU");
     const DType dt = bias.dtype();
-    check(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
-          std::string("bias must be f32, bf16 or f16, got ") + dtype_name(dt));
+    JANUS_REQUIRE(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
+                  std::string("bias must be f32, bf16 or f16, got ") + dtype_name(dt));
     a.bias = bias.raw(), a.bias_dt = dt, a.bias_stride = bias.dim() == 1 ? bias.strides()[0] : 1;
   }
   if (T == 0) return;
-  check(T <= 0x7fffffffLL, op, std::to_string(T) + " tokens exceed one launch");
+  JANUS_REQUIRE(T <= 0x7fffffffLL, op, std::to_string(T) + " tokens exceed one launch");
   const size_t smem = size_t(2 * E + G) * sizeof(float);
-  check(smem <= 48 * 1024, op, std::to_string(E) + " experts need more shared memory than one block has");
+  JANUS_REQUIRE(smem <= 48 * 1024, op, std::to_string(E) + " experts need more shared memory than one block has");
   a.logits = logits.data<float>(), a.ls = row_stride(logits, op), a.E = E;
   a.ids = ids.data<int32_t>(), a.weights = weights.data<float>();
   a.K = K, a.G = G, a.topk_group = cfg.topk_group, a.per_group = per_group;

@@ -43,15 +43,16 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 void check_vector(const Tensor& t, int64_t d, const char* op, const char* name) {
-  check(t.numel() == d, op, std::string(name) + " " + shape_str(t.shape()) + " for rows of " + std::to_string(d));
-  check(t.is_contiguous(), op, std::string(name) + " must be contiguous on the GPU");
+  JANUS_REQUIRE(t.numel() == d, op,
+                std::string(name) + " " + shape_str(t.shape()) + " for rows of " + std::to_string(d));
+  JANUS_REQUIRE(t.is_contiguous(), op, std::string(name) + " must be contiguous on the GPU");
   const DType dt = t.dtype();
-  check(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
-        std::string(name) + " must be f32, bf16 or f16, got " + dtype_name(dt));
+  JANUS_REQUIRE(dt == DType::F32 || dt == DType::BF16 || dt == DType::F16, op,
+                std::string(name) + " must be f32, bf16 or f16, got " + dtype_name(dt));
 }
 
 void check_grid(int64_t rows, const char* op) {
-  check(rows <= 0x7fffffffLL, op, std::to_string(rows) + " rows exceed one launch");
+  JANUS_REQUIRE(rows <= 0x7fffffffLL, op, std::to_string(rows) + " rows exceed one launch");
 }
 
 }  // namespace
@@ -65,8 +66,8 @@ void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
   check_rows_f32(x, op, "x");
   check_rows_f32(y, op, "y");
   const int64_t d = x.size(-1);
-  check(y.shape() == x.shape(), op, "y " + shape_str(y.shape()) + " vs x " + shape_str(x.shape()));
-  check(weight.defined(), op, "weight is undefined");
+  JANUS_REQUIRE(y.shape() == x.shape(), op, "y " + shape_str(y.shape()) + " vs x " + shape_str(x.shape()));
+  JANUS_REQUIRE(weight.defined(), op, "weight is undefined");
   check_vector(weight, d, op, "weight");
   const int64_t rows = row_count(x), xs = row_stride(x, op), ys = row_stride(y, op);
   if (rows == 0 || d == 0) return;
@@ -86,8 +87,8 @@ void layer_norm(Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& 
   check_rows_f32(x, op, "x");
   check_rows_f32(y, op, "y");
   const int64_t d = x.size(-1);
-  check(y.shape() == x.shape(), op, "y " + shape_str(y.shape()) + " vs x " + shape_str(x.shape()));
-  check(weight.defined(), op, "weight is undefined");
+  JANUS_REQUIRE(y.shape() == x.shape(), op, "y " + shape_str(y.shape()) + " vs x " + shape_str(x.shape()));
+  JANUS_REQUIRE(weight.defined(), op, "weight is undefined");
   check_vector(weight, d, op, "weight");
   if (bias.defined()) check_vector(bias, d, op, "bias");
   const int64_t rows = row_count(x), xs = row_stride(x, op), ys = row_stride(y, op);

@@ -43,14 +43,14 @@ void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int
   require_gpu(op);
   check_on_cuda(x, op, "x");
   check_rows_f32(x, op, "x");
-  check(x.dim() == 3, op, "x must be [T, H, D], got " + shape_str(x.shape()));
+  JANUS_REQUIRE(x.dim() == 3, op, "x must be [T, H, D], got " + shape_str(x.shape()));
   const int64_t T = x.size(0), H = x.size(1), D = x.size(2);
   const int half = int(inv_freq.size()), rot = 2 * half;
-  check(offset >= 0 && offset + rot <= D, op,
-        "rotary dims [" + std::to_string(offset) + ", " + std::to_string(offset + rot) + ") exceed head dim " +
-            std::to_string(D));
+  JANUS_REQUIRE(offset >= 0 && offset + rot <= D, op,
+                "rotary dims [" + std::to_string(offset) + ", " + std::to_string(offset + rot) + ") exceed head dim " +
+                    std::to_string(D));
   if (T == 0 || H == 0 || half == 0) return;
-  check(T <= 0x7fffffffLL, op, std::to_string(T) + " positions exceed one launch");
+  JANUS_REQUIRE(T <= 0x7fffffffLL, op, std::to_string(T) + " positions exceed one launch");
   std::shared_ptr<void> dpos = upload(pos, size_t(T) * sizeof(int64_t), op);
   std::shared_ptr<void> dfreq = upload(inv_freq.data(), size_t(half) * sizeof(float), op);
   rope_kernel<<<unsigned(T), kThreads, size_t(rot) * sizeof(float), stream()>>>(

@@ -36,7 +36,7 @@ void softmax_rows(Tensor& x) {
   check_rows_f32(x, op, "y");
   const int64_t d = x.size(-1), rows = row_count(x), xs = row_stride(x, op);
   if (rows == 0 || d == 0) return;
-  check(rows <= 0x7fffffffLL, op, std::to_string(rows) + " rows exceed one launch");
+  JANUS_REQUIRE(rows <= 0x7fffffffLL, op, std::to_string(rows) + " rows exceed one launch");
   softmax_kernel<<<unsigned(rows), kThreads, 0, stream()>>>(x.data<float>(), xs, d);
   check_launch(op);
 }

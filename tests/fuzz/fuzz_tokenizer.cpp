@@ -76,7 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Tokenizer tok = Tokenizer::from_json(json, {}, "fuzz.json");
     exercise(tok, text);
     std::vector<int32_t> raw_ids;
-    for (size_t k = 0; k + 2 <= n && raw_ids.size() < 64; k += 2) raw_ids.push_back(int32_t(data[1 + k] | (data[2 + k] << 8)) - 8);
+    for (size_t k = 0; k + 2 <= n && raw_ids.size() < 64; k += 2)
+      raw_ids.push_back(int32_t(data[1 + k] | (data[2 + k] << 8)) - 8);
     tok.decode(raw_ids);
   } catch (const std::invalid_argument&) {
   } catch (const std::runtime_error&) {

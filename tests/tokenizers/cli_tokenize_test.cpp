@@ -30,8 +30,8 @@ CliRun run(const std::string& args, const std::string& stdin_text) {
   fs::path dir = fs::temp_directory_path() / ("janus_cli_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "in", std::ios::binary) << stdin_text;
-  std::string cmd = janus_bin() + " " + args + " < " + (dir / "in").string() + " > " + (dir / "out").string() +
-                    " 2> " + (dir / "err").string();
+  std::string cmd = janus_bin() + " " + args + " < " + (dir / "in").string() + " > " + (dir / "out").string() + " 2> " +
+                    (dir / "err").string();
   int st = std::system(cmd.c_str());
   CliRun r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file((dir / "out").string()), read_file((dir / "err").string())};
   fs::remove_all(dir);
@@ -85,7 +85,8 @@ TEST(JanusTokenizeCli, BadLineGivesOneLineErrorExitCode2AndNoOutput) {
 
 TEST(JanusTokenizerTrainCli, WritesTheCommittedTokenizerFromTheCommittedCorpus) {
   fs::path out = fs::temp_directory_path() / ("janus_train_test_" + std::to_string(::getpid()));
-  CliRun r = run("tokenizer-train --corpus " + fixture("train_corpus.txt") + " --vocab-size 1200 --out " + out.string(), "");
+  CliRun r =
+      run("tokenizer-train --corpus " + fixture("train_corpus.txt") + " --vocab-size 1200 --out " + out.string(), "");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(read_file((out / "tokenizer.json").string()), read_file(fixture("trained/tokenizer.json")));
   EXPECT_EQ(read_file((out / "tokenizer_config.json").string()), read_file(fixture("trained/tokenizer_config.json")));

@@ -14,7 +14,8 @@ using testing::read_jsonl;
 using testing::shared_tokenizer;
 
 ChatTemplate template_for(const std::string& name) {
-  if (name == "deepseek_v3" || name == "llama3_1" || name == "qwen3") return ChatTemplate::for_model(shared_tokenizer(name));
+  if (name == "deepseek_v3" || name == "llama3_1" || name == "qwen3")
+    return ChatTemplate::for_model(shared_tokenizer(name));
   if (name == "deepseek_r1") return ChatTemplate::from_name("deepseek-r1");
   if (name == "qwen2_5") return ChatTemplate::from_name("qwen2.5");
   if (name == "janus") return ChatTemplate::from_name("janus");
@@ -31,7 +32,8 @@ void expect_renders(const std::string& which) {
     for (const auto& m : row.at("messages")) msgs.push_back({m.at("role"), m.at("content")});
     ChatOptions opt;
     opt.add_generation_prompt = row.at("add_generation_prompt").get<bool>();
-    if (row.at("kwargs").contains("enable_thinking")) opt.enable_thinking = row.at("kwargs").at("enable_thinking").get<bool>();
+    if (row.at("kwargs").contains("enable_thinking"))
+      opt.enable_thinking = row.at("kwargs").at("enable_thinking").get<bool>();
     EXPECT_EQ(template_for(which).render(msgs, opt), row.at("text").get<std::string>()) << row.dump();
   }
   EXPECT_GT(n, 0) << "no fixture rows for " << which;
@@ -77,8 +79,9 @@ TEST(ChatTemplate, JanusImagePlaceholderExpandsToBeginNPlaceholdersEnd) {
   ChatOptions opt;
   opt.expand_images = true;
   std::string s = t.render({{"user", "<image_placeholder>\nWhat?"}}, opt);
-  EXPECT_EQ(s, "<|User|>: <begin_of_image><image_placeholder><image_placeholder><image_placeholder>"
-               "<image_placeholder><end_of_image>\nWhat?\n\n<|Assistant|>:");
+  EXPECT_EQ(s,
+            "<|User|>: <begin_of_image><image_placeholder><image_placeholder><image_placeholder>"
+            "<image_placeholder><end_of_image>\nWhat?\n\n<|Assistant|>:");
   // Text-level expansion tokenizes to the same ids as id-level expansion (the trained tokenizer
   // carries the Janus image markers as special tokens).
   Tokenizer tok = Tokenizer::from_dir(fixture("trained"));

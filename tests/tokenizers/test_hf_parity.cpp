@@ -87,6 +87,11 @@ TEST(HfParity, Llama2StyleByteFallbackIdsAndDecodeMatchHfTokenizers) {
     EXPECT_EQ(tok.encode(texts[i], true), expected[i].at("ids_special").get<std::vector<int32_t>>()) << i;
 }
 
+TEST(HfParity, MetaspacePreTokenizerAndDecoderMatchHfTokenizers) {
+  Tokenizer tok = Tokenizer::from_dir(fixture("metaspace"));
+  expect_parity(tok, "expected_metaspace.jsonl", /*check_special=*/true);
+}
+
 TEST(HfParity, TrainedTokenizerIdsAndDecodeMatchHfTokenizers) {
   Tokenizer tok = Tokenizer::from_dir(fixture("trained"));
   expect_parity(tok, "expected_trained.jsonl", /*check_special=*/true);

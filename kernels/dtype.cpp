@@ -44,11 +44,16 @@ const char* dtype_safetensors_name(DType t) {
 }
 
 bool dtype_from_safetensors(const std::string& s, DType* out) {
-  static const struct { const char* name; DType t; } kTable[] = {
-      {"F32", DType::F32}, {"BF16", DType::BF16}, {"F16", DType::F16},
-      {"F8_E4M3", DType::F8E4M3}, {"I32", DType::I32}, {"I64", DType::I64}, {"U8", DType::U8}};
+  static const struct {
+    const char* name;
+    DType t;
+  } kTable[] = {{"F32", DType::F32}, {"BF16", DType::BF16}, {"F16", DType::F16}, {"F8_E4M3", DType::F8E4M3},
+                {"I32", DType::I32}, {"I64", DType::I64},   {"U8", DType::U8}};
   for (const auto& e : kTable)
-    if (s == e.name) { *out = e.t; return true; }
+    if (s == e.name) {
+      *out = e.t;
+      return true;
+    }
   return false;
 }
 
@@ -61,7 +66,10 @@ float f16_to_f32(uint16_t h) {
       u = sign;
     } else {  // subnormal: renormalise
       int e = -1;
-      do { man <<= 1; ++e; } while (!(man & 0x400));
+      do {
+        man <<= 1;
+        ++e;
+      } while (!(man & 0x400));
       u = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
     }
   } else if (exp == 31) {
@@ -81,7 +89,7 @@ uint16_t f32_to_f16(float f) {
   uint32_t a = u & 0x7fffffffu;
   if (a > 0x7f800000u) return sign | 0x7e00;
   if (a >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520 -> inf
-  if (a < 0x38800000u) {                        // subnormal or zero in f16
+  if (a < 0x38800000u) {                       // subnormal or zero in f16
     float af;
     std::memcpy(&af, &a, 4);
     // af * 2^24 rounded to nearest even gives the subnormal mantissa
@@ -121,7 +129,7 @@ uint8_t f32_to_fp8e4m3(float f) {
   if (a >= 448.0f) return sign | 0x7e;
   // Find the nearest representable value, ties to even mantissa.
   int e;
-  std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
+  std::frexp(a, &e);    // a = m * 2^e, m in [0.5, 1)
   int exp = e - 1 + 7;  // biased exponent if normal
   float step = exp <= 0 ? std::ldexp(1.0f, -9) : std::ldexp(1.0f, e - 1 - 3);
   float q = std::nearbyint(a / step) * step;  // nearbyint: ties to even (default rounding)

@@ -57,16 +57,15 @@ void embedding(Tensor& y, const Tensor& table, const int64_t* ids, int64_t n);
 // kHalf pairs dim j with j + rot_dim/2 (Llama/Qwen "rotate_half"); kInterleaved pairs 2j with
 // 2j+1 (DeepSeek checkpoints, GPT-J).
 enum class RopeStyle { kHalf, kInterleaved };
-void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int offset,
-          RopeStyle style, float scale = 1.0f);
+void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int offset, RopeStyle style,
+          float scale = 1.0f);
 
 // Causal scaled-dot-product attention with grouped KV heads.
 // q [T, Hq, D], k [S, Hkv, D], v [S, Hkv, Dv] (rows may be strided, e.g. views into one cache
 // buffer), out [T, Hq, Dv]. Hq % Hkv == 0; query head h reads KV head h / (Hq / Hkv).
 // Query t sits at absolute position q_pos0 + t and sees keys 0 .. q_pos0 + t (keys are positions
 // 0 .. S-1). Softmax in float32 with max subtraction.
-void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-               int64_t q_pos0);
+void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, float scale, int64_t q_pos0);
 
 // Multi-head latent attention in DeepSeek's absorbed form, directly over the latent cache.
 // q_nope [T, H, dn], q_pe [T, H, dr] (RoPE applied), cache [S, C + dr] whose rows are
@@ -81,21 +80,19 @@ void mla_attention_absorbed(Tensor& out, const Tensor& q_nope, const Tensor& q_p
 struct MoeRouting {
   enum class Score { kSoftmax, kSigmoid } score = Score::kSoftmax;
   int top_k = 1;
-  int n_group = 1;         // expert groups; 1 = no group limit
-  int topk_group = 1;      // groups kept per token
+  int n_group = 1;                 // expert groups; 1 = no group limit
+  int topk_group = 1;              // groups kept per token
   bool group_by_top2_sum = false;  // V3 (bias present): sum of top-2 per group; else max
-  bool normalize = false;  // renormalise the top-k weights to sum 1
-  float scaling = 1.0f;    // routed_scaling_factor
+  bool normalize = false;          // renormalise the top-k weights to sum 1
+  float scaling = 1.0f;            // routed_scaling_factor
 };
 // bias: optional [E] f32 (e_score_correction_bias): added for selection only.
-void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor& bias,
-               const MoeRouting& cfg);
+void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor& bias, const MoeRouting& cfg);
 
 // FP8 e4m3 block quantisation (DeepSeek-V3 scheme). Activations: 1×128 tiles per row,
 // scale = max(amax, 1e-4) / 448. Weights: 128×128 blocks, scale_inv = amax / 448.
 void fp8_quantize_rows(Tensor& q /*u8/f8 [M,K]*/, Tensor& scales /*[M, ceil(K/128)]*/, const Tensor& x);
-void fp8_quantize_blocks(Tensor& q /*[N,K]*/, Tensor& scale_inv /*[ceil(N/128), ceil(K/128)]*/,
-                         const Tensor& w);
+void fp8_quantize_blocks(Tensor& q /*[N,K]*/, Tensor& scale_inv /*[ceil(N/128), ceil(K/128)]*/, const Tensor& w);
 // Full dequantised copy (for tests, conversion tools; models use linear() directly).
 Tensor fp8_dequantize(const Tensor& q, const Tensor& scale_inv);
 

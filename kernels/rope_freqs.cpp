@@ -37,7 +37,8 @@ RopeTable rope_table(const RopeParams& p) {
     return t;
   }
   if (p.type == "llama3") {
-    if (p.original_max_position_embeddings <= 0) throw Error("rope: llama3 scaling needs original_max_position_embeddings");
+    if (p.original_max_position_embeddings <= 0)
+      throw Error("rope: llama3 scaling needs original_max_position_embeddings");
     const float old_len = float(p.original_max_position_embeddings);
     const float low_wavelen = old_len / float(p.low_freq_factor);
     const float high_wavelen = old_len / float(p.high_freq_factor);
@@ -46,15 +47,16 @@ RopeTable rope_table(const RopeParams& p) {
       if (wavelen > low_wavelen) {
         f = f / float(p.factor);
       } else if (!(wavelen < high_wavelen)) {
-        const float smooth = (old_len / wavelen - float(p.low_freq_factor)) /
-                             (float(p.high_freq_factor) - float(p.low_freq_factor));
+        const float smooth =
+            (old_len / wavelen - float(p.low_freq_factor)) / (float(p.high_freq_factor) - float(p.low_freq_factor));
         f = (1.0f - smooth) * f / float(p.factor) + smooth * f;
       }
     }
     return t;
   }
   if (p.type == "yarn") {
-    if (p.original_max_position_embeddings <= 0) throw Error("rope: yarn scaling needs original_max_position_embeddings");
+    if (p.original_max_position_embeddings <= 0)
+      throw Error("rope: yarn scaling needs original_max_position_embeddings");
     double attn = p.attention_factor;
     if (attn == 0.0) {
       if (p.mscale != 0.0 && p.mscale_all_dim != 0.0)

@@ -10,8 +10,8 @@ namespace janus::kernels {
 struct RopeParams {
   std::string type = "default";  // default | linear | llama3 | yarn
   double theta = 10000.0;
-  int dim = 0;                   // rotated dims per head (even)
-  double factor = 1.0;           // linear / llama3 / yarn
+  int dim = 0;          // rotated dims per head (even)
+  double factor = 1.0;  // linear / llama3 / yarn
   // llama3
   double low_freq_factor = 1.0, high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 0;

@@ -40,7 +40,10 @@ int64_t sample_token(const float* logits, int64_t n, const SamplingParams& p, st
     double c = 0;
     for (size_t i = 0; i < prob.size(); ++i) {
       c += prob[i];
-      if (c >= p.top_p) { keep = i + 1; break; }
+      if (c >= p.top_p) {
+        keep = i + 1;
+        break;
+      }
     }
   }
   if (p.min_p > 0.0f) {

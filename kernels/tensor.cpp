@@ -48,8 +48,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   if (device == Device::CPU) {
     size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes for " +
-                        shape_str(shape) + " " + dtype_name(dtype));
+    if (!p)
+      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes for " + shape_str(shape) + " " +
+                  dtype_name(dtype));
     buf->data = p;
     buf->keep_alive = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   } else {
@@ -62,13 +63,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (device == Device::CPU) std::memset(t.raw(), 0, t.nbytes());
-  else device_memset_zero(t.raw(), t.nbytes());
+  if (device == Device::CPU)
+    std::memset(t.raw(), 0, t.nbytes());
+  else
+    device_memset_zero(t.raw(), t.nbytes());
   return t;
 }
 
-Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive,
-                      Device device) {
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive, Device device) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = shape;
@@ -139,8 +141,7 @@ Tensor Tensor::view(const Shape& shape) const {
     }
   }
   if (infer >= 0) s[infer] = known ? numel() / known : 0;
-  if (checked_numel(s) != numel())
-    throw Error("view: cannot view " + shape_str(shape_) + " as " + shape_str(shape));
+  if (checked_numel(s) != numel()) throw Error("view: cannot view " + shape_str(shape_) + " as " + shape_str(shape));
   Tensor t = *this;
   t.shape_ = s;
   t.strides_ = contiguous_strides(s);
@@ -151,8 +152,8 @@ Tensor Tensor::slice(int d, int64_t begin, int64_t end) const {
   if (d < 0) d += dim();
   int64_t n = size(d);
   if (begin < 0 || end > n || begin > end)
-    throw Error("slice [" + std::to_string(begin) + ", " + std::to_string(end) + ") of dim " +
-                std::to_string(d) + " of " + shape_str(shape_));
+    throw Error("slice [" + std::to_string(begin) + ", " + std::to_string(end) + ") of dim " + std::to_string(d) +
+                " of " + shape_str(shape_));
   Tensor t = *this;
   t.offset_ += size_t(begin * strides_[d]);
   t.shape_[d] = end - begin;
@@ -206,24 +207,64 @@ Tensor Tensor::to(Device device) const {
 namespace {
 double load_as_double(const char* p, DType t) {
   switch (t) {
-    case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::BF16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_f32(v); }
-    case DType::F16: { uint16_t v; std::memcpy(&v, p, 2); return f16_to_f32(v); }
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::BF16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return bf16_to_f32(v);
+    }
+    case DType::F16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return f16_to_f32(v);
+    }
     case DType::F8E4M3: return fp8e4m3_to_f32(uint8_t(*p));
-    case DType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
+    case DType::I32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::I64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return double(v);
+    }
     case DType::U8: return uint8_t(*p);
   }
   return 0;
 }
 void store_from_double(char* p, DType t, double x) {
   switch (t) {
-    case DType::F32: { float v = float(x); std::memcpy(p, &v, 4); break; }
-    case DType::BF16: { uint16_t v = f32_to_bf16(float(x)); std::memcpy(p, &v, 2); break; }
-    case DType::F16: { uint16_t v = f32_to_f16(float(x)); std::memcpy(p, &v, 2); break; }
+    case DType::F32: {
+      float v = float(x);
+      std::memcpy(p, &v, 4);
+      break;
+    }
+    case DType::BF16: {
+      uint16_t v = f32_to_bf16(float(x));
+      std::memcpy(p, &v, 2);
+      break;
+    }
+    case DType::F16: {
+      uint16_t v = f32_to_f16(float(x));
+      std::memcpy(p, &v, 2);
+      break;
+    }
     case DType::F8E4M3: *p = char(f32_to_fp8e4m3(float(x))); break;
-    case DType::I32: { int32_t v = int32_t(x); std::memcpy(p, &v, 4); break; }
-    case DType::I64: { int64_t v = int64_t(x); std::memcpy(p, &v, 8); break; }
+    case DType::I32: {
+      int32_t v = int32_t(x);
+      std::memcpy(p, &v, 4);
+      break;
+    }
+    case DType::I64: {
+      int64_t v = int64_t(x);
+      std::memcpy(p, &v, 8);
+      break;
+    }
     case DType::U8: *p = char(uint8_t(x)); break;
   }
 }
@@ -239,7 +280,11 @@ void for_each_index(const Shape& shape, const Shape& sa, const Shape& sb, F f) {
   for (int64_t k = 0; k < total; ++k) {
     f(oa, ob);
     for (int i = n - 1; i >= 0; --i) {
-      if (++idx[i] < shape[i]) { oa += sa[i]; ob += sb[i]; break; }
+      if (++idx[i] < shape[i]) {
+        oa += sa[i];
+        ob += sb[i];
+        break;
+      }
       oa -= sa[i] * (shape[i] - 1);
       ob -= sb[i] * (shape[i] - 1);
       idx[i] = 0;
@@ -249,8 +294,7 @@ void for_each_index(const Shape& shape, const Shape& sa, const Shape& sb, F f) {
 }  // namespace
 
 void Tensor::copy_from(const Tensor& src) {
-  if (src.shape_ != shape_)
-    throw Error("copy_from: shape " + shape_str(src.shape_) + " into " + shape_str(shape_));
+  if (src.shape_ != shape_) throw Error("copy_from: shape " + shape_str(src.shape_) + " into " + shape_str(shape_));
   if (device() != Device::CPU || src.device() != Device::CPU) {
     if (src.dtype_ != dtype_ || !src.is_contiguous() || !is_contiguous())
       throw Error("copy_from across devices needs contiguous tensors of one dtype");

@@ -62,7 +62,10 @@ class Tensor {
   bool is_contiguous() const;
 
   void* raw() const;  // address of element 0
-  template <typename T> T* data() const { return static_cast<T*>(raw()); }
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(raw());
+  }
 
   // Views (share the buffer).
   Tensor view(const Shape& shape) const;  // contiguous only; one dim may be -1

@@ -71,7 +71,8 @@ DecoderLayer build_deepseek_layer(const ModelConfig& c, const TensorStore& s, co
   kernels::Tensor bias;
   if (c.router_bias) bias = load_vector(s, m + "gate.e_score_correction_bias", c.n_routed_experts);
   std::unique_ptr<DenseMlp> shared;
-  if (c.n_shared_experts > 0) shared = load_mlp(s, m + "shared_experts.", H, c.moe_intermediate_size * c.n_shared_experts);
+  if (c.n_shared_experts > 0)
+    shared = load_mlp(s, m + "shared_experts.", H, c.moe_intermediate_size * c.n_shared_experts);
   l.ffn = std::make_unique<MoeFfn>(c, std::move(router), std::move(bias), load_experts(c, s, m), std::move(shared));
   return l;
 }

@@ -22,7 +22,12 @@ std::atomic<int> g_mla_mode{int(MlaAttention::Mode::kAuto)};
 // ---------------------------------------------------------------- GQA
 
 GqaAttention::GqaAttention(const ModelConfig& c, Weight q, Weight k, Weight v, Weight o)
-    : c_(c), q_(std::move(q)), k_(std::move(k)), v_(std::move(v)), o_(std::move(o)), rope_(kernels::rope_table(c.rope)) {}
+    : c_(c),
+      q_(std::move(q)),
+      k_(std::move(k)),
+      v_(std::move(v)),
+      o_(std::move(o)),
+      rope_(kernels::rope_table(c.rope)) {}
 
 KvCache::LayerShape GqaAttention::cache_shape() const {
   return {{c_.num_key_value_heads, c_.head_dim}, {c_.num_key_value_heads, c_.head_dim}, {}};
@@ -48,7 +53,8 @@ void GqaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int6
 
 // ---------------------------------------------------------------- MLA
 
-MlaAttention::MlaAttention(const ModelConfig& c, Weights w) : c_(c), w_(std::move(w)), rope_(kernels::rope_table(c.rope)) {}
+MlaAttention::MlaAttention(const ModelConfig& c, Weights w)
+    : c_(c), w_(std::move(w)), rope_(kernels::rope_table(c.rope)) {}
 
 void MlaAttention::set_mode(Mode m) { g_mla_mode = int(m); }
 
@@ -88,7 +94,8 @@ void MlaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int6
   const Mode mode = Mode(g_mla_mode.load());
   const bool absorbed = mode == Mode::kAbsorbed || (mode == Mode::kAuto && n <= kAbsorbedMaxTokens);
   if (absorbed) {
-    kernels::mla_attention_absorbed(o3, q3.slice(2, 0, dn), q3.slice(2, dn, dn + dr), lat_cache, w_.kv_b, c_.attn_scale, pos0);
+    kernels::mla_attention_absorbed(o3, q3.slice(2, 0, dn), q3.slice(2, dn, dn + dr), lat_cache, w_.kv_b, c_.attn_scale,
+                                    pos0);
   } else {
     // Naive form: expand every cached latent into per-head keys and values.
     Tensor kvb = act(S, H * (dn + dv));
@@ -104,7 +111,8 @@ void MlaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int6
 
 // ---------------------------------------------------------------- FFN
 
-DenseMlp::DenseMlp(Weight gate, Weight up, Weight down) : gate_(std::move(gate)), up_(std::move(up)), down_(std::move(down)) {}
+DenseMlp::DenseMlp(Weight gate, Weight up, Weight down)
+    : gate_(std::move(gate)), up_(std::move(up)), down_(std::move(down)) {}
 
 void DenseMlp::forward(Tensor& out, const Tensor& x) {
   const int64_t n = x.size(0), I = gate_.out_features();
@@ -117,7 +125,11 @@ void DenseMlp::forward(Tensor& out, const Tensor& x) {
 
 MoeFfn::MoeFfn(const ModelConfig& c, Weight router, Tensor router_bias, std::vector<std::unique_ptr<DenseMlp>> experts,
                std::unique_ptr<DenseMlp> shared)
-    : c_(c), router_(std::move(router)), bias_(std::move(router_bias)), experts_(std::move(experts)), shared_(std::move(shared)) {}
+    : c_(c),
+      router_(std::move(router)),
+      bias_(std::move(router_bias)),
+      experts_(std::move(experts)),
+      shared_(std::move(shared)) {}
 
 void MoeFfn::forward(Tensor& out, const Tensor& x) {
   const int64_t n = x.size(0), Hd = x.size(1), E = int64_t(experts_.size()), K = c_.routing.top_k;
@@ -137,7 +149,8 @@ void MoeFfn::forward(Tensor& out, const Tensor& x) {
     load_[size_t(e)] = m;
     if (!m) continue;
     Tensor xe = act(m, Hd), ye = act(m, Hd);
-    for (int64_t r = 0; r < m; ++r) std::memcpy(xe.data<float>() + r * Hd, x.data<float>() + (s[size_t(r)] / K) * xs, size_t(Hd) * 4);
+    for (int64_t r = 0; r < m; ++r)
+      std::memcpy(xe.data<float>() + r * Hd, x.data<float>() + (s[size_t(r)] / K) * xs, size_t(Hd) * 4);
     experts_[size_t(e)]->forward(ye, xe);
     for (int64_t r = 0; r < m; ++r) {
       const float wt = w.data<float>()[s[size_t(r)]];

@@ -11,8 +11,8 @@ TextModel TextModel::load(const std::string& dir) {
   auto model = Model::load(dir);
   auto tok = tokenizers::Tokenizer::from_dir(dir);
   if (int64_t(tok.vocab_size()) > model->config().vocab_size)
-    throw kernels::Error(dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model's vocabulary is " +
-                         std::to_string(model->config().vocab_size));
+    throw kernels::Error(dir + ": tokenizer has " + std::to_string(tok.vocab_size()) +
+                         " tokens but the model's vocabulary is " + std::to_string(model->config().vocab_size));
   std::optional<tokenizers::ChatTemplate> tpl;
   std::string why;
   try {
@@ -23,9 +23,12 @@ TextModel TextModel::load(const std::string& dir) {
   return TextModel(std::move(model), std::move(tok), std::move(tpl), why);
 }
 
-TextModel::TextModel(std::unique_ptr<Model> model, tokenizers::Tokenizer tok, std::optional<tokenizers::ChatTemplate> tpl,
-                     std::string no_template_reason)
-    : model_(std::move(model)), tok_(std::move(tok)), tpl_(std::move(tpl)), no_template_reason_(std::move(no_template_reason)) {}
+TextModel::TextModel(std::unique_ptr<Model> model, tokenizers::Tokenizer tok,
+                     std::optional<tokenizers::ChatTemplate> tpl, std::string no_template_reason)
+    : model_(std::move(model)),
+      tok_(std::move(tok)),
+      tpl_(std::move(tpl)),
+      no_template_reason_(std::move(no_template_reason)) {}
 
 const tokenizers::ChatTemplate& TextModel::chat_template() const {
   if (!tpl_) throw kernels::Error(no_template_reason_.empty() ? "no chat template" : no_template_reason_);

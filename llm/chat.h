@@ -44,7 +44,8 @@ class TextModel {
   TextReply complete(const std::string& text, GenerateOptions opt, const TextCallbacks& cb = {}) const;
 
  private:
-  TextReply run(const std::vector<int64_t>& prompt, bool starts_in_think, GenerateOptions opt, const TextCallbacks& cb) const;
+  TextReply run(const std::vector<int64_t>& prompt, bool starts_in_think, GenerateOptions opt,
+                const TextCallbacks& cb) const;
   std::unique_ptr<Model> model_;
   tokenizers::Tokenizer tok_;
   std::optional<tokenizers::ChatTemplate> tpl_;

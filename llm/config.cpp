@@ -69,8 +69,10 @@ void read_rope(const Reader& r, ModelConfig& c, int rot_dim) {
   c.rope.dim = rot_dim;
   c.rope.theta = r.number("rope_theta", defaults_for(c.model_type).rope_theta);
   const json* scaling = nullptr;
-  if (r.present("rope_parameters")) scaling = &r.j["rope_parameters"];
-  else if (r.present("rope_scaling")) scaling = &r.j["rope_scaling"];
+  if (r.present("rope_parameters"))
+    scaling = &r.j["rope_parameters"];
+  else if (r.present("rope_scaling"))
+    scaling = &r.j["rope_scaling"];
   if (!scaling) return;
   const char* key = r.present("rope_parameters") ? "rope_parameters" : "rope_scaling";
   if (!scaling->is_object()) r.fail(key, "expected an object");
@@ -104,7 +106,8 @@ void read_eos(const Reader& r, ModelConfig& c, int64_t dflt) {
     return;
   }
   const json& v = r.j["eos_token_id"];
-  if (v.is_number_integer()) c.eos_token_ids = {v.get<int64_t>()};
+  if (v.is_number_integer())
+    c.eos_token_ids = {v.get<int64_t>()};
   else if (v.is_array()) {
     for (const auto& e : v) {
       if (!e.is_number_integer()) r.fail("eos_token_id", "expected integers");
@@ -217,7 +220,8 @@ ModelConfig parse_config(const std::string& text, const std::string& path) {
       m.normalize = false;  // transformers' DeepseekV2 never renormalises
     }
     if (c.n_routed_experts > 0) {
-      if (m.top_k <= 0 || m.top_k > c.n_routed_experts) r.fail("num_experts_per_tok", "must be in [1, n_routed_experts]");
+      if (m.top_k <= 0 || m.top_k > c.n_routed_experts)
+        r.fail("num_experts_per_tok", "must be in [1, n_routed_experts]");
       if (m.n_group <= 0 || c.n_routed_experts % m.n_group) r.fail("n_group", "must divide n_routed_experts");
       if (m.topk_group <= 0 || m.topk_group > m.n_group) r.fail("topk_group", "must be in [1, n_group]");
       if (m.top_k > m.topk_group * (c.n_routed_experts / m.n_group))
@@ -227,7 +231,8 @@ ModelConfig parse_config(const std::string& text, const std::string& path) {
     }
     c.num_nextn_predict_layers = r.integer("num_nextn_predict_layers", r.integer("num_mtp_layers", 0));
     if (c.num_nextn_predict_layers > 1)
-      r.fail("num_nextn_predict_layers", "only one MTP module is supported, found " + std::to_string(c.num_nextn_predict_layers));
+      r.fail("num_nextn_predict_layers",
+             "only one MTP module is supported, found " + std::to_string(c.num_nextn_predict_layers));
   }
   if (r.present("quantization_config")) {
     const json& q = j["quantization_config"];

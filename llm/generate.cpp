@@ -9,9 +9,7 @@ using kernels::Tensor;
 
 namespace {
 
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Collects emitted tokens and decides when generation ends.
 struct Emitter {
@@ -24,7 +22,8 @@ struct Emitter {
     if (done) return false;
     res.tokens.push_back(tok);
     if (opt.on_token && !opt.on_token(tok)) return finish("callback");
-    if (std::find(opt.stop_tokens.begin(), opt.stop_tokens.end(), tok) != opt.stop_tokens.end()) return finish("stop_token");
+    if (std::find(opt.stop_tokens.begin(), opt.stop_tokens.end(), tok) != opt.stop_tokens.end())
+      return finish("stop_token");
     if (int64_t(res.tokens.size()) >= opt.max_new_tokens) return finish("length");
     return true;
   }
@@ -56,11 +55,13 @@ GenerateResult generate(const Model& model, const std::vector<int64_t>& prompt, 
   if (prompt.empty()) throw kernels::Error("generate: empty prompt");
   for (int64_t t : prompt)
     if (t < 0 || t >= c.vocab_size)
-      throw kernels::Error("generate: prompt token " + std::to_string(t) + " outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+      throw kernels::Error("generate: prompt token " + std::to_string(t) + " outside the vocabulary [0, " +
+                           std::to_string(c.vocab_size) + ")");
   const bool spec = opt.speculative_mtp || opt.drafter;
   if (opt.speculative_mtp && !opt.drafter && !model.has_mtp())
     throw kernels::Error("speculative decoding needs a model with an MTP module");
-  if (spec && opt.sampling.temperature != 0.0f) throw kernels::Error("speculative decoding supports greedy decoding only (temperature 0)");
+  if (spec && opt.sampling.temperature != 0.0f)
+    throw kernels::Error("speculative decoding supports greedy decoding only (temperature 0)");
 
   GenerateResult res;
   res.prompt_tokens = int64_t(prompt.size());

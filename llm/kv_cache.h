@@ -25,7 +25,8 @@ class KvCache {
   // Ensures room for `n` tokens, growing every layer's buffers (amortised doubling).
   void reserve(int64_t n);
   void truncate(int64_t n) {
-    if (n < 0 || n > length) throw kernels::Error("KvCache::truncate: " + std::to_string(n) + " of " + std::to_string(length));
+    if (n < 0 || n > length)
+      throw kernels::Error("KvCache::truncate: " + std::to_string(n) + " of " + std::to_string(length));
     length = n;
   }
   // Shapes of one token's entries per layer; set by the model when creating the cache.

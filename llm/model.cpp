@@ -19,7 +19,8 @@ LayerBuilder builder_for(const std::string& type) {
 Tensor load_embedding(const TensorStore& s, const std::string& name, int64_t V, int64_t H) {
   Tensor t = s.get(name, {V, H});
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16)
-    throw kernels::Error(s.dir() + ": tensor '" + name + "' has dtype " + kernels::dtype_name(t.dtype()) + ", expected f32/bf16/f16");
+    throw kernels::Error(s.dir() + ": tensor '" + name + "' has dtype " + kernels::dtype_name(t.dtype()) +
+                         ", expected f32/bf16/f16");
   return t;
 }
 }  // namespace
@@ -67,8 +68,9 @@ std::unique_ptr<Model> Model::load(const std::string& dir) {
   if (!unused.empty()) {
     std::string list;
     for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
-    throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " + c.model_type +
-                         " model (" + list + (unused.size() > 5 ? ", ..." : "") + "): wrong config.json for these weights?");
+    throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " +
+                         c.model_type + " model (" + list + (unused.size() > 5 ? ", ..." : "") +
+                         "): wrong config.json for these weights?");
   }
   return m;
 }
@@ -113,7 +115,8 @@ void Model::mtp_forward(KvCache& mc, const Tensor& hidden, const int64_t* next_i
   if (!mtp_) throw kernels::Error("model has no MTP module");
   const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = mc.length;
   if (hidden.dim() != 2 || hidden.size(0) != n || hidden.size(1) != H)
-    throw kernels::Error("mtp_forward: hidden " + kernels::shape_str(hidden.shape()) + " for " + std::to_string(n) + " tokens");
+    throw kernels::Error("mtp_forward: hidden " + kernels::shape_str(hidden.shape()) + " for " + std::to_string(n) +
+                         " tokens");
   mc.reserve(pos0 + n);
   const float eps = float(config_.rms_norm_eps);
   Tensor e = Tensor::empty({n, H}, DType::F32);
@@ -141,7 +144,7 @@ double Model::weight_bytes_per_token() const {
     if (n.find(".mlp.experts.") != std::string::npos && c.n_routed_experts > 0)
       bytes *= double(c.routing.top_k) / double(c.n_routed_experts);
     if (n == "model.embed_tokens.weight" && !(c.tie_word_embeddings && !store_.has("lm_head.weight")))
-      bytes = bytes / double(c.vocab_size);  // one row per token
+      bytes = bytes / double(c.vocab_size);                                                      // one row per token
     if (n.rfind("model.layers." + std::to_string(c.num_hidden_layers) + ".", 0) == 0) continue;  // MTP
     total += bytes;
   }

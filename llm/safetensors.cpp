@@ -27,9 +27,8 @@ struct UnsupportedDtype {
   const char* name;
   size_t size;
 };
-constexpr UnsupportedDtype kUnsupportedDtypes[] = {{"BOOL", 1}, {"I8", 1},  {"F8_E5M2", 1}, {"F8_E8M0", 1},
-                                                   {"I16", 2},  {"U16", 2}, {"U32", 4},     {"U64", 8},
-                                                   {"F64", 8},  {"C64", 8}};
+constexpr UnsupportedDtype kUnsupportedDtypes[] = {{"BOOL", 1}, {"I8", 1},  {"F8_E5M2", 1}, {"F8_E8M0", 1}, {"I16", 2},
+                                                   {"U16", 2},  {"U32", 4}, {"U64", 8},     {"F64", 8},     {"C64", 8}};
 constexpr const char* kSupportedList = "F32, BF16, F16, F8_E4M3, I32, I64, U8";
 
 // Error messages are one line: control characters (from names or JSON error context) become '?'.
@@ -41,9 +40,7 @@ std::string one_line(std::string s) {
 
 std::string squote(const std::string& name) { return "'" + name + "'"; }
 
-std::string range_str(uint64_t b, uint64_t e) {
-  return "[" + std::to_string(b) + ", " + std::to_string(e) + "]";
-}
+std::string range_str(uint64_t b, uint64_t e) { return "[" + std::to_string(b) + ", " + std::to_string(e) + "]"; }
 
 // A short rendering of a JSON value for error messages.
 std::string brief(const json& v) {
@@ -59,9 +56,7 @@ std::string sys_error() { return std::strerror(errno); }
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-void SafetensorsFile::fail(const std::string& problem) const {
-  throw Error(one_line(path_ + ": " + problem));
-}
+void SafetensorsFile::fail(const std::string& problem) const { throw Error(one_line(path_ + ": " + problem)); }
 
 void SafetensorsFile::fail(const std::string& tensor, const std::string& problem) const {
   throw Error(one_line(path_ + ": tensor " + squote(tensor) + ": " + problem));
@@ -115,10 +110,8 @@ void SafetensorsFile::parse() {
   if (size_ < 8) fail("truncated file (" + std::to_string(size_) + " bytes, need at least 8)");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(base_[i]) << (8 * i);
-  if (n > size_ - 8)
-    fail("header length " + std::to_string(n) + " exceeds file size " + std::to_string(size_));
-  if (n > kSafetensorsMaxHeaderBytes)
-    fail("header length " + std::to_string(n) + " exceeds the 100 MB limit");
+  if (n > size_ - 8) fail("header length " + std::to_string(n) + " exceeds file size " + std::to_string(size_));
+  if (n > kSafetensorsMaxHeaderBytes) fail("header length " + std::to_string(n) + " exceeds the 100 MB limit");
   data_start_ = 8 + n;
   const uint64_t data_size = size_ - data_start_;
 
@@ -142,8 +135,7 @@ void SafetensorsFile::parse() {
     if (what.size() > 200) what = what.substr(0, 197) + "...";  // "last read" can be a huge token
     fail("header is not valid JSON (" + what + ")");
   }
-  if (!header.is_object())
-    fail(std::string("header is a JSON ") + header.type_name() + ", expected an object");
+  if (!header.is_object()) fail(std::string("header is a JSON ") + header.type_name() + ", expected an object");
   if (!duplicate.empty()) fail("key " + squote(duplicate) + " appears twice in the header");
 
   for (const auto& [name, entry] : header.items()) {
@@ -151,8 +143,7 @@ void SafetensorsFile::parse() {
       if (!entry.is_object())
         fail(std::string("__metadata__ is a JSON ") + entry.type_name() + ", expected an object of strings");
       for (const auto& [k, v] : entry.items()) {
-        if (!v.is_string())
-          fail("__metadata__ key " + squote(k) + " holds a " + v.type_name() + ", expected a string");
+        if (!v.is_string()) fail("__metadata__ key " + squote(k) + " holds a " + v.type_name() + ", expected a string");
         metadata_[k] = v.get<std::string>();
       }
       continue;
@@ -186,8 +177,7 @@ void SafetensorsFile::parse() {
     for (const json& dim : *sh) {
       if (dim.is_number_integer() && !dim.is_number_unsigned())
         fail(name, "negative dimension " + brief(dim) + " in shape " + brief(*sh));
-      if (!dim.is_number_unsigned())
-        fail(name, "shape " + brief(*sh) + " has a non-integer dimension " + brief(dim));
+      if (!dim.is_number_unsigned()) fail(name, "shape " + brief(*sh) + " has a non-integer dimension " + brief(dim));
       uint64_t v = dim.get<uint64_t>();
       info.shape.push_back(int64_t(v));
       numel *= v;  // cannot wrap unless `nonzero` overflows below
@@ -201,8 +191,7 @@ void SafetensorsFile::parse() {
 
     auto off = entry.find("data_offsets");
     if (off == entry.end()) fail(name, "no data_offsets");
-    if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
-        !(*off)[1].is_number_unsigned())
+    if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
       fail(name, "data_offsets " + brief(*off) + " is not a pair of non-negative integers");
     info.data_begin = (*off)[0].get<uint64_t>();
     info.data_end = (*off)[1].get<uint64_t>();
@@ -212,8 +201,7 @@ void SafetensorsFile::parse() {
       fail(name, offsets + " out of range (data section is " + std::to_string(data_size) + " bytes)");
     if (info.data_end - info.data_begin != bytes)
       fail(name, offsets + " hold " + std::to_string(info.data_end - info.data_begin) + " bytes, but shape " +
-                     kernels::shape_str(info.shape) + " of " + info.dtype_name + " needs " +
-                     std::to_string(bytes));
+                     kernels::shape_str(info.shape) + " of " + info.dtype_name + " needs " + std::to_string(bytes));
     info.file_offset = data_start_ + info.data_begin;
     names_.push_back(name);
     tensors_.emplace(name, std::move(info));
@@ -235,9 +223,8 @@ void SafetensorsFile::parse() {
     if (furthest) {
       const auto& prev = tensors_.at(*furthest);
       if (cur.data_begin < prev.data_end)
-        fail("tensors " + squote(*furthest) + " (data_offsets " + range_str(prev.data_begin, prev.data_end) +
-             ") and " + squote(*name) + " (data_offsets " + range_str(cur.data_begin, cur.data_end) +
-             ") overlap");
+        fail("tensors " + squote(*furthest) + " (data_offsets " + range_str(prev.data_begin, prev.data_end) + ") and " +
+             squote(*name) + " (data_offsets " + range_str(cur.data_begin, cur.data_end) + ") overlap");
     }
     if (!furthest || cur.data_end > tensors_.at(*furthest).data_end) furthest = name;
   }
@@ -314,8 +301,7 @@ Tensor host_contiguous(const Tensor& t) { return t.to(kernels::Device::CPU).cont
 
 }  // namespace
 
-std::string encode_safetensors(const NamedTensors& tensors,
-                               const std::map<std::string, std::string>& metadata) {
+std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   std::vector<Planned> plan;
   std::string out = plan_header("encode_safetensors", tensors, metadata, &plan);
   for (const Planned& p : plan) {

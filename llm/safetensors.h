@@ -60,8 +60,7 @@ class SafetensorsFile {
   // in error messages and as path(). The bytes are borrowed, not copied: they must stay valid and
   // unchanged while the SafetensorsFile or any tensor from get() lives — `keep_alive` (may be null
   // if the caller guarantees that) is held by both.
-  static std::shared_ptr<SafetensorsFile> open_from_memory(const void* data, size_t size,
-                                                           const std::string& name,
+  static std::shared_ptr<SafetensorsFile> open_from_memory(const void* data, size_t size, const std::string& name,
                                                            std::shared_ptr<void> keep_alive = nullptr);
 
   // Tensor names in sorted order ("__metadata__" is not a tensor).
@@ -106,8 +105,7 @@ using NamedTensors = std::vector<std::pair<std::string, kernels::Tensor>>;
 // multiple of 8 bytes, so every tensor is aligned to its element size when the file is mapped.
 // Throws kernels::Error for an undefined tensor, a duplicate name, or the reserved "__metadata__".
 // Holds the whole image in memory: for small outputs (tests, fuzzing); files use write_safetensors.
-std::string encode_safetensors(const NamedTensors& tensors,
-                               const std::map<std::string, std::string>& metadata = {});
+std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata = {});
 
 // Writes the same bytes as encode_safetensors to `path`, streaming tensor data, atomically: it
 // writes `path + ".tmp.<pid>"`, fsyncs it, renames it over `path` and fsyncs the folder. On any

@@ -38,8 +38,7 @@ bool has_pytorch_bin(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("pytorch_model", 0) == 0 && n.size() >= 4 && n.compare(n.size() - 4, 4, ".bin") == 0)
-      return true;
+    if (n.rfind("pytorch_model", 0) == 0 && n.size() >= 4 && n.compare(n.size() - 4, 4, ".bin") == 0) return true;
   }
   return false;
 }
@@ -104,8 +103,7 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
         bool outside = shard.empty() || sp.is_absolute();
         for (const auto& part : sp) outside = outside || part == "..";
         if (outside)
-          fail(index_path + ": shard '" + shard + "' (for tensor '" + name +
-               "') is not a file in the model folder");
+          fail(index_path + ": shard '" + shard + "' (for tensor '" + name + "') is not a file in the model folder");
         const std::string shard_path = join(dir, shard);
         if (!is_regular_file(shard_path))
           fail(index_path + ": shard '" + shard + "' (for tensor '" + name + "') does not exist");
@@ -113,8 +111,7 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
         impl->add_file(it->second);
       }
       if (!it->second->has(name))
-        fail(index_path + ": tensor '" + name + "' is mapped to shard '" + shard +
-             "', which does not contain it");
+        fail(index_path + ": tensor '" + name + "' is mapped to shard '" + shard + "', which does not contain it");
       impl->entries.emplace(std::piecewise_construct, std::forward_as_tuple(name),
                             std::forward_as_tuple(it->second.get()));
     }
@@ -132,11 +129,9 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
     std::sort(paths.begin(), paths.end());
   }
   if (paths.empty()) {
-    std::string msg =
-        "no safetensors weights in " + dir + " (expected " + kSingleName + " or " + kIndexName + ")";
+    std::string msg = "no safetensors weights in " + dir + " (expected " + kSingleName + " or " + kIndexName + ")";
     if (has_pytorch_bin(dir))
-      msg +=
-          "; found pytorch_model*.bin, but PyTorch .bin checkpoints are not supported yet (a separate issue)";
+      msg += "; found pytorch_model*.bin, but PyTorch .bin checkpoints are not supported yet (a separate issue)";
     fail(msg);
   }
   for (const std::string& path : paths) {
@@ -144,8 +139,7 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
     for (const std::string& name : f->names()) {
       if (const Impl::Entry* prev = impl->find(name))
         fail(dir + ": tensor '" + name + "' is in both " + prev->file->path() + " and " + path);
-      impl->entries.emplace(std::piecewise_construct, std::forward_as_tuple(name),
-                            std::forward_as_tuple(f.get()));
+      impl->entries.emplace(std::piecewise_construct, std::forward_as_tuple(name), std::forward_as_tuple(f.get()));
     }
     impl->add_file(std::move(f));
   }

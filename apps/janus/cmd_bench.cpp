@@ -23,13 +23,21 @@ double read_bandwidth_gbs(size_t bytes) {
   for (int rep = 0; rep < 5; ++rep) {
     std::vector<uint64_t> partial(size_t(kernels::num_threads()) * 8, 0);
     auto t = Clock::now();
-    kernels::parallel_for(int64_t(n), [&](int64_t b, int64_t e) {
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      int64_t i = b;
-      for (; i + 4 <= e; i += 4) { s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3]; }
-      for (; i < e; ++i) s0 += buf[i];
-      partial[size_t(b * kernels::num_threads() / int64_t(n)) * 8] += s0 + s1 + s2 + s3;
-    }, 1 << 20);
+    kernels::parallel_for(
+        int64_t(n),
+        [&](int64_t b, int64_t e) {
+          uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          int64_t i = b;
+          for (; i + 4 <= e; i += 4) {
+            s0 += buf[i];
+            s1 += buf[i + 1];
+            s2 += buf[i + 2];
+            s3 += buf[i + 3];
+          }
+          for (; i < e; ++i) s0 += buf[i];
+          partial[size_t(b * kernels::num_threads() / int64_t(n)) * 8] += s0 + s1 + s2 + s3;
+        },
+        1 << 20);
     double s = since(t);
     uint64_t sum = 0;
     for (auto v : partial) sum += v;
@@ -72,8 +80,9 @@ int bench(const BenchArgs& a) {
   const double bytes = model->weight_bytes_per_token();
   const double achieved = bytes * best_decode / 1e9;
   const double floor_bw = read_bandwidth_gbs(size_t(1) << 30);
-  std::printf("model           %s (%s, %lld layers, hidden %lld, vocab %lld)\n", a.model.empty() ? "(default)" : a.model.c_str(),
-              c.model_type.c_str(), (long long)c.num_hidden_layers, (long long)c.hidden_size, (long long)c.vocab_size);
+  std::printf("model           %s (%s, %lld layers, hidden %lld, vocab %lld)\n",
+              a.model.empty() ? "(default)" : a.model.c_str(), c.model_type.c_str(), (long long)c.num_hidden_layers,
+              (long long)c.hidden_size, (long long)c.vocab_size);
   std::printf("threads         %d\n", kernels::num_threads());
   std::printf("load            %.2f s (weights %.1f MB, mapped)\n", load_s, model->weight_file_bytes() / 1e6);
   std::printf("prefill         %.1f tok/s (%lld-token prompt)\n", best_prefill, (long long)a.prompt);

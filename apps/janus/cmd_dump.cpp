@@ -24,7 +24,8 @@ int dump(const DumpArgs& a) {
   const std::set<std::string> known{"input_ids"};
   for (const auto& n : in->names()) {
     if (n == "pixel_values" || n == "image_tokens" || n == "vq_pixels")
-      throw std::runtime_error(a.inputs + ": input '" + n + "' needs a Janus multimodal model; this build runs text backbones only");
+      throw std::runtime_error(a.inputs + ": input '" + n +
+                               "' needs a Janus multimodal model; this build runs text backbones only");
     if (!known.count(n)) throw std::runtime_error(a.inputs + ": unknown input '" + n + "' (expected input_ids)");
   }
   if (!in->has("input_ids")) throw std::runtime_error(a.inputs + ": no input_ids");
@@ -38,7 +39,8 @@ int dump(const DumpArgs& a) {
   const auto id = ids.to_i64_vector();
   for (int64_t v : id)
     if (v < 0 || v >= V)
-      throw std::runtime_error(a.inputs + ": input_ids contains " + std::to_string(v) + ", outside the vocabulary [0, " + std::to_string(V) + ")");
+      throw std::runtime_error(a.inputs + ": input_ids contains " + std::to_string(v) +
+                               ", outside the vocabulary [0, " + std::to_string(V) + ")");
   Tensor logits = Tensor::empty({B, T, V}, DType::F32), hidden = Tensor::empty({B, T, H}, DType::F32);
   Tensor mtp = model->has_mtp() ? Tensor::zeros({B, T, V}, DType::F32) : Tensor();
   for (int64_t b = 0; b < B; ++b) {

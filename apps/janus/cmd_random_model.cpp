@@ -24,34 +24,49 @@ struct RandomArgs {
 Tensor random_tensor(const kernels::Shape& shape, DType dtype, float std, uint64_t seed) {
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
-  kernels::parallel_for(n, [&](int64_t b, int64_t e) {
-    std::mt19937 rng(uint32_t(seed * 1000003u + uint64_t(b)));
-    std::uniform_real_distribution<float> u(-std * 1.7320508f, std * 1.7320508f);  // same variance
-    for (int64_t i = b; i < e; ++i) {
-      float v = u(rng);
-      if (dtype == DType::BF16) t.data<uint16_t>()[i] = kernels::f32_to_bf16(v);
-      else t.data<float>()[i] = v;
-    }
-  }, 1 << 16);
+  kernels::parallel_for(
+      n,
+      [&](int64_t b, int64_t e) {
+        std::mt19937 rng(uint32_t(seed * 1000003u + uint64_t(b)));
+        std::uniform_real_distribution<float> u(-std * 1.7320508f, std * 1.7320508f);  // same variance
+        for (int64_t i = b; i < e; ++i) {
+          float v = u(rng);
+          if (dtype == DType::BF16)
+            t.data<uint16_t>()[i] = kernels::f32_to_bf16(v);
+          else
+            t.data<float>()[i] = v;
+        }
+      },
+      1 << 16);
   return t;
 }
 
 int make(const RandomArgs& a) {
   if (a.arch != "qwen2" && a.arch != "llama") throw std::runtime_error("--arch must be qwen2 or llama");
   if (a.dtype != "bf16" && a.dtype != "f32") throw std::runtime_error("--dtype must be bf16 or f32");
-  if (a.hidden % a.heads || a.heads % a.kv_heads) throw std::runtime_error("heads must divide hidden and kv-heads must divide heads");
+  if (a.hidden % a.heads || a.heads % a.kv_heads)
+    throw std::runtime_error("heads must divide hidden and kv-heads must divide heads");
   const DType dt = a.dtype == "bf16" ? DType::BF16 : DType::F32;
   std::filesystem::create_directories(a.out);
   const int64_t H = a.hidden, D = H / a.heads, KV = a.kv_heads * D;
   nlohmann::json cfg = {{"architectures", {a.arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
-                        {"model_type", a.arch}, {"hidden_size", H}, {"intermediate_size", a.ffn},
-                        {"num_hidden_layers", a.layers}, {"num_attention_heads", a.heads},
-                        {"num_key_value_heads", a.kv_heads}, {"vocab_size", a.vocab}, {"rms_norm_eps", 1e-6},
-                        {"rope_theta", 1000000.0}, {"max_position_embeddings", 32768},
-                        {"tie_word_embeddings", a.arch == "qwen2"}, {"torch_dtype", a.dtype == "bf16" ? "bfloat16" : "float32"}};
+                        {"model_type", a.arch},
+                        {"hidden_size", H},
+                        {"intermediate_size", a.ffn},
+                        {"num_hidden_layers", a.layers},
+                        {"num_attention_heads", a.heads},
+                        {"num_key_value_heads", a.kv_heads},
+                        {"vocab_size", a.vocab},
+                        {"rms_norm_eps", 1e-6},
+                        {"rope_theta", 1000000.0},
+                        {"max_position_embeddings", 32768},
+                        {"tie_word_embeddings", a.arch == "qwen2"},
+                        {"torch_dtype", a.dtype == "bf16" ? "bfloat16" : "float32"}};
   llm::NamedTensors ts;
   uint64_t seed = a.seed;
-  auto add = [&](const std::string& name, const kernels::Shape& s, float std) { ts.push_back({name, random_tensor(s, dt, std, ++seed)}); };
+  auto add = [&](const std::string& name, const kernels::Shape& s, float std) {
+    ts.push_back({name, random_tensor(s, dt, std, ++seed)});
+  };
   auto ones = [&](const std::string& name) { ts.push_back({name, random_tensor({H}, dt, 0.0f, ++seed)}); };
   add("model.embed_tokens.weight", {a.vocab, H}, 0.02f);
   for (int64_t l = 0; l < a.layers; ++l) {
@@ -77,8 +92,10 @@ int make(const RandomArgs& a) {
   for (auto& [name, t] : ts)
     if (name.find("norm") != std::string::npos)
       for (int64_t i = 0; i < t.numel(); ++i) {
-        if (dt == DType::BF16) t.data<uint16_t>()[i] = kernels::f32_to_bf16(1.0f);
-        else t.data<float>()[i] = 1.0f;
+        if (dt == DType::BF16)
+          t.data<uint16_t>()[i] = kernels::f32_to_bf16(1.0f);
+        else
+          t.data<float>()[i] = 1.0f;
       }
   llm::write_safetensors(a.out + "/model.safetensors", ts);
   std::ofstream(a.out + "/config.json") << cfg.dump(2) << "\n";

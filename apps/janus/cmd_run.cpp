@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
 #include "apps/janus/command.h"
 #include "apps/janus/common.h"
 #include "kernels/thread_pool.h"
-#include <unistd.h>
 
 #include "llm/chat.h"
 #include "llm/generate.h"
@@ -102,7 +102,8 @@ Registrar reg("run", "Generate a continuation of a prompt with a language model"
   sub.add_option("--prompt", a->prompt, "raw text prompt to continue (needs tokenizer.json)");
   sub.add_option("--chat", a->chat, "a user message, rendered with the model's chat template");
   sub.add_option("--system", a->system, "system prompt for --chat");
-  sub.add_option("--chat-template", a->chat_template, "override the template: deepseek-v3, deepseek-r1, qwen2.5, qwen3, llama3, janus");
+  sub.add_option("--chat-template", a->chat_template,
+                 "override the template: deepseek-v3, deepseek-r1, qwen2.5, qwen3, llama3, janus");
   sub.add_option("-n,--max-new-tokens", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
   sub.add_option("--temperature", a->temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
   sub.add_option("--top-k", a->top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);

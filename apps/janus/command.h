@@ -20,8 +20,7 @@ struct Command {
 std::vector<Command>& registry();
 
 struct Registrar {
-  Registrar(std::string name, std::string help,
-            std::function<std::function<int()>(CLI::App&)> setup) {
+  Registrar(std::string name, std::string help, std::function<std::function<int()>(CLI::App&)> setup) {
     registry().push_back({std::move(name), std::move(help), std::move(setup)});
   }
 };

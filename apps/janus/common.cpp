@@ -17,8 +17,7 @@ std::string resolve_model_dir(const std::string& given) {
   namespace fs = std::filesystem;
   const std::string dir = given.empty() ? default_model_dir() : given;
   if (!fs::is_directory(dir)) {
-    if (given.empty())
-      throw std::runtime_error("no --model given and the embedded default model is not at " + dir);
+    if (given.empty()) throw std::runtime_error("no --model given and the embedded default model is not at " + dir);
     throw std::runtime_error(dir + ": not a folder (expected an HF model folder with config.json)");
   }
   if (!fs::exists(fs::path(dir) / "config.json")) throw std::runtime_error(dir + ": missing config.json");
@@ -39,7 +38,8 @@ std::vector<int64_t> parse_token_list(const std::string& s) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (item.empty() || used != item.size()) throw std::runtime_error("--tokens: '" + item + "' is not an integer token id");
+    if (item.empty() || used != item.size())
+      throw std::runtime_error("--tokens: '" + item + "' is not an integer token id");
     out.push_back(v);
     i = j + 1;
   }

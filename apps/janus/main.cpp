@@ -24,7 +24,10 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     auto fn = std::make_shared<std::function<int()>>(c.setup(*sub));
     std::string name = c.name;
-    sub->callback([fn, name, &to_run, &ran] { to_run = *fn; ran = name; });
+    sub->callback([fn, name, &to_run, &ran] {
+      to_run = *fn;
+      ran = name;
+    });
   }
   try {
     app.parse(argc, argv);

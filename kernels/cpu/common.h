@@ -2,14 +2,12 @@
 #pragma once
 #include <string>
 
-#include "kernels/ops.h"
 #include "kernels/dispatch.h"  // JANUS_CUDA_DISPATCH, the first line of every public op
+#include "kernels/ops.h"
 
 namespace janus::kernels::cpu {
 
-[[noreturn]] inline void fail(const char* op, const std::string& what) {
-  throw Error(std::string(op) + ": " + what);
-}
+[[noreturn]] inline void fail(const char* op, const std::string& what) { throw Error(std::string(op) + ": " + what); }
 inline void check(bool ok, const char* op, const std::string& what) {
   if (!ok) fail(op, what);
 }
@@ -26,8 +24,8 @@ inline int64_t row_stride(const Tensor& t, const char* op) {
   if (t.dim() < 2) return t.size(-1);
   // leading dims must be contiguous relative to each other
   for (int i = t.dim() - 2; i > 0; --i)
-    check(t.shape()[i] == 1 || t.strides()[i - 1] == t.strides()[i] * t.shape()[i] || t.shape()[i - 1] == 1,
-          op, "leading dims of " + shape_str(t.shape()) + " are not collapsible");
+    check(t.shape()[i] == 1 || t.strides()[i - 1] == t.strides()[i] * t.shape()[i] || t.shape()[i - 1] == 1, op,
+          "leading dims of " + shape_str(t.shape()) + " are not collapsible");
   return t.strides()[t.dim() - 2];
 }
 // Reads element i of a float-typed vector (f32/bf16/f16).

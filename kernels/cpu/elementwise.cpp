@@ -22,9 +22,12 @@ void rowwise3(const char* op, Tensor& y, const Tensor& a, const Tensor& b, F f) 
   float* yp = y.data<float>();
   const float* ap = a.data<float>();
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-  parallel_for(rows, [&](int64_t s, int64_t e) {
-    for (int64_t r = s; r < e; ++r) f(yp + r * ys, ap + r * as, bp ? bp + r * bs : nullptr, d);
-  }, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)));
+  parallel_for(
+      rows,
+      [&](int64_t s, int64_t e) {
+        for (int64_t r = s; r < e; ++r) f(yp + r * ys, ap + r * as, bp ? bp + r * bs : nullptr, d);
+      },
+      std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)));
 }
 }  // namespace
 
@@ -83,12 +86,14 @@ void embedding(Tensor& y, const Tensor& table, const int64_t* ids, int64_t n) {
   JANUS_CUDA_DISPATCH((y, table), cuda::embedding(y, table, ids, n));
   const char* op = "embedding";
   cpu::check_rows_f32(y, op, "y");
-  cpu::check(table.dim() == 2 && table.is_contiguous(), op, "table must be a contiguous [V, D] matrix, got " + shape_str(table.shape()));
+  cpu::check(table.dim() == 2 && table.is_contiguous(), op,
+             "table must be a contiguous [V, D] matrix, got " + shape_str(table.shape()));
   const int64_t v = table.size(0), d = table.size(1);
   cpu::check(cpu::row_count(y) == n && y.size(-1) == d, op,
              "y " + shape_str(y.shape()) + " for " + std::to_string(n) + " ids of width " + std::to_string(d));
   for (int64_t i = 0; i < n; ++i)
-    cpu::check(ids[i] >= 0 && ids[i] < v, op, "token id " + std::to_string(ids[i]) + " outside the vocabulary [0, " + std::to_string(v) + ")");
+    cpu::check(ids[i] >= 0 && ids[i] < v, op,
+               "token id " + std::to_string(ids[i]) + " outside the vocabulary [0, " + std::to_string(v) + ")");
   const int64_t ys = cpu::row_stride(y, op);
   float* yp = y.data<float>();
   parallel_for(n, [&](int64_t b, int64_t e) {
@@ -97,8 +102,12 @@ void embedding(Tensor& y, const Tensor& table, const int64_t* ids, int64_t n) {
       float* yr = yp + i * ys;
       switch (table.dtype()) {
         case DType::F32: std::memcpy(yr, row.raw(), size_t(d) * 4); break;
-        case DType::BF16: for (int64_t j = 0; j < d; ++j) yr[j] = bf16_to_f32(row.data<uint16_t>()[j]); break;
-        case DType::F16: for (int64_t j = 0; j < d; ++j) yr[j] = f16_to_f32(row.data<uint16_t>()[j]); break;
+        case DType::BF16:
+          for (int64_t j = 0; j < d; ++j) yr[j] = bf16_to_f32(row.data<uint16_t>()[j]);
+          break;
+        case DType::F16:
+          for (int64_t j = 0; j < d; ++j) yr[j] = f16_to_f32(row.data<uint16_t>()[j]);
+          break;
         default: cpu::fail(op, std::string("unsupported table dtype ") + dtype_name(table.dtype()));
       }
     }

@@ -16,8 +16,10 @@ void fp8_quantize_rows(Tensor& q, Tensor& scales, const Tensor& x) {
   const char* op = "fp8_quantize_rows";
   cpu::check(x.dtype() == DType::F32 && x.dim() == 2 && x.is_contiguous(), op, "x must be contiguous f32 [M, K]");
   const int64_t M = x.size(0), K = x.size(1), KB = blocks(K);
-  cpu::check((q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8) && q.shape() == x.shape() && q.is_contiguous(), op, "q must be fp8 " + shape_str(x.shape()));
-  cpu::check(scales.dtype() == DType::F32 && scales.numel() == M * KB && scales.is_contiguous(), op, "scales must be f32 [M, ceil(K/128)]");
+  cpu::check((q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8) && q.shape() == x.shape() && q.is_contiguous(), op,
+             "q must be fp8 " + shape_str(x.shape()));
+  cpu::check(scales.dtype() == DType::F32 && scales.numel() == M * KB && scales.is_contiguous(), op,
+             "scales must be f32 [M, ceil(K/128)]");
   for (int64_t m = 0; m < M; ++m)
     for (int64_t kb = 0; kb < KB; ++kb) {
       const float* xr = x.data<float>() + m * K + kb * kBlock;
@@ -35,8 +37,10 @@ void fp8_quantize_blocks(Tensor& q, Tensor& scale_inv, const Tensor& w) {
   const char* op = "fp8_quantize_blocks";
   cpu::check(w.dtype() == DType::F32 && w.dim() == 2 && w.is_contiguous(), op, "w must be contiguous f32 [N, K]");
   const int64_t N = w.size(0), K = w.size(1), NB = blocks(N), KB = blocks(K);
-  cpu::check((q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8) && q.shape() == w.shape() && q.is_contiguous(), op, "q must be fp8 " + shape_str(w.shape()));
-  cpu::check(scale_inv.dtype() == DType::F32 && scale_inv.numel() == NB * KB && scale_inv.is_contiguous(), op, "scale_inv must be f32 [ceil(N/128), ceil(K/128)]");
+  cpu::check((q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8) && q.shape() == w.shape() && q.is_contiguous(), op,
+             "q must be fp8 " + shape_str(w.shape()));
+  cpu::check(scale_inv.dtype() == DType::F32 && scale_inv.numel() == NB * KB && scale_inv.is_contiguous(), op,
+             "scale_inv must be f32 [ceil(N/128), ceil(K/128)]");
   for (int64_t nb = 0; nb < NB; ++nb)
     for (int64_t kb = 0; kb < KB; ++kb) {
       const int64_t n0 = nb * kBlock, n1 = std::min(N, n0 + kBlock), k0 = kb * kBlock, k1 = std::min(K, k0 + kBlock);
@@ -52,7 +56,8 @@ void fp8_quantize_blocks(Tensor& q, Tensor& scale_inv, const Tensor& w) {
 
 Tensor fp8_dequantize(const Tensor& q, const Tensor& scale_inv) {
   const char* op = "fp8_dequantize";
-  cpu::check(q.dim() == 2 && q.is_contiguous() && (q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8), op, "q must be contiguous fp8 [N, K]");
+  cpu::check(q.dim() == 2 && q.is_contiguous() && (q.dtype() == DType::F8E4M3 || q.dtype() == DType::U8), op,
+             "q must be contiguous fp8 [N, K]");
   const int64_t N = q.size(0), K = q.size(1), KB = blocks(K);
   cpu::check(scale_inv.dtype() == DType::F32 && scale_inv.numel() == blocks(N) * KB, op,
              "scale_inv " + shape_str(scale_inv.shape()) + " does not match weight " + shape_str(q.shape()));
@@ -60,7 +65,8 @@ Tensor fp8_dequantize(const Tensor& q, const Tensor& scale_inv) {
   const Tensor s = scale_inv.contiguous();
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < K; ++k)
-      out.data<float>()[n * K + k] = fp8e4m3_to_f32(q.data<uint8_t>()[n * K + k]) * s.data<float>()[(n / kBlock) * KB + k / kBlock];
+      out.data<float>()[n * K + k] =
+          fp8e4m3_to_f32(q.data<uint8_t>()[n * K + k]) * s.data<float>()[(n / kBlock) * KB + k / kBlock];
   return out;
 }
 

@@ -20,10 +20,13 @@ void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor&
   cpu::check(E % G == 0, op, std::to_string(E) + " experts do not split into " + std::to_string(G) + " groups");
   const int64_t per_group = E / G;
   cpu::check(G == 1 || (cfg.topk_group >= 1 && cfg.topk_group <= G && K <= cfg.topk_group * per_group), op,
-             "topk_group " + std::to_string(cfg.topk_group) + " of " + std::to_string(G) + " groups cannot supply top_k " + std::to_string(K));
+             "topk_group " + std::to_string(cfg.topk_group) + " of " + std::to_string(G) +
+                 " groups cannot supply top_k " + std::to_string(K));
   cpu::check(!cfg.group_by_top2_sum || per_group >= 2, op, "top-2 group scores need at least 2 experts per group");
-  cpu::check(ids.dtype() == DType::I32 && ids.is_contiguous() && ids.numel() == T * K, op, "ids must be i32 [T, top_k]");
-  cpu::check(weights.dtype() == DType::F32 && weights.is_contiguous() && weights.numel() == T * K, op, "weights must be f32 [T, top_k]");
+  cpu::check(ids.dtype() == DType::I32 && ids.is_contiguous() && ids.numel() == T * K, op,
+             "ids must be i32 [T, top_k]");
+  cpu::check(weights.dtype() == DType::F32 && weights.is_contiguous() && weights.numel() == T * K, op,
+             "weights must be f32 [T, top_k]");
   std::vector<float> b(size_t(E), 0.0f);
   if (bias.defined()) {
     cpu::check(bias.numel() == E, op, "bias " + shape_str(bias.shape()) + " for " + std::to_string(E) + " experts");
@@ -50,7 +53,12 @@ void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor&
           if (cfg.group_by_top2_sum) {
             float a = -INFINITY, bb = -INFINITY;
             for (int64_t i = 0; i < per_group; ++i) {
-              if (c[i] > a) { bb = a; a = c[i]; } else if (c[i] > bb) { bb = c[i]; }
+              if (c[i] > a) {
+                bb = a;
+                a = c[i];
+              } else if (c[i] > bb) {
+                bb = c[i];
+              }
             }
             gscore[size_t(g)] = a + bb;
           } else {
@@ -58,9 +66,11 @@ void moe_route(Tensor& ids, Tensor& weights, const Tensor& logits, const Tensor&
           }
         }
         std::iota(gorder.begin(), gorder.end(), 0);
-        std::stable_sort(gorder.begin(), gorder.end(), [&](int x, int y) { return gscore[size_t(x)] > gscore[size_t(y)]; });
+        std::stable_sort(gorder.begin(), gorder.end(),
+                         [&](int x, int y) { return gscore[size_t(x)] > gscore[size_t(y)]; });
         for (int r = cfg.topk_group; r < G; ++r)
-          std::fill(choice.begin() + gorder[size_t(r)] * per_group, choice.begin() + (gorder[size_t(r)] + 1) * per_group, -INFINITY);
+          std::fill(choice.begin() + gorder[size_t(r)] * per_group,
+                    choice.begin() + (gorder[size_t(r)] + 1) * per_group, -INFINITY);
       }
       std::iota(order.begin(), order.end(), 0);
       std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int x, int y) {

@@ -18,16 +18,19 @@ void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
   const int64_t rows = cpu::row_count(x), xs = cpu::row_stride(x, op), ys = cpu::row_stride(y, op);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
-  parallel_for(rows, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* xr = xp + r * xs;
-      float* yr = yp + r * ys;
-      double ss = 0;
-      for (int64_t i = 0; i < d; ++i) ss += double(xr[i]) * xr[i];
-      const float inv = 1.0f / std::sqrt(float(ss / double(d)) + eps);
-      for (int64_t i = 0; i < d; ++i) yr[i] = w[size_t(i)] * (xr[i] * inv);
-    }
-  }, 16);
+  parallel_for(
+      rows,
+      [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const float* xr = xp + r * xs;
+          float* yr = yp + r * ys;
+          double ss = 0;
+          for (int64_t i = 0; i < d; ++i) ss += double(xr[i]) * xr[i];
+          const float inv = 1.0f / std::sqrt(float(ss / double(d)) + eps);
+          for (int64_t i = 0; i < d; ++i) yr[i] = w[size_t(i)] * (xr[i] * inv);
+        }
+      },
+      16);
 }
 
 void layer_norm(Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
@@ -44,19 +47,22 @@ void layer_norm(Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& 
   const int64_t rows = cpu::row_count(x), xs = cpu::row_stride(x, op), ys = cpu::row_stride(y, op);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
-  parallel_for(rows, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* xr = xp + r * xs;
-      float* yr = yp + r * ys;
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < d; ++i) mean += xr[i];
-      mean /= double(d);
-      for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-      var /= double(d);
-      const float inv = float(1.0 / std::sqrt(var + eps)), m = float(mean);
-      for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * inv * w[size_t(i)] + bb[size_t(i)];
-    }
-  }, 16);
+  parallel_for(
+      rows,
+      [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const float* xr = xp + r * xs;
+          float* yr = yp + r * ys;
+          double mean = 0, var = 0;
+          for (int64_t i = 0; i < d; ++i) mean += xr[i];
+          mean /= double(d);
+          for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+          var /= double(d);
+          const float inv = float(1.0 / std::sqrt(var + eps)), m = float(mean);
+          for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * inv * w[size_t(i)] + bb[size_t(i)];
+        }
+      },
+      16);
 }
 
 }  // namespace janus::kernels

@@ -6,8 +6,7 @@
 
 namespace janus::kernels {
 
-void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int offset, RopeStyle style,
-          float scale) {
+void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int offset, RopeStyle style, float scale) {
   JANUS_CUDA_DISPATCH((x), cuda::rope(x, pos, inv_freq, offset, style, scale));
   const char* op = "rope";
   cpu::check_rows_f32(x, op, "x");
@@ -15,7 +14,8 @@ void rope(Tensor& x, const int64_t* pos, const std::vector<float>& inv_freq, int
   const int64_t T = x.size(0), H = x.size(1), D = x.size(2);
   const int half = int(inv_freq.size()), rot = 2 * half;
   cpu::check(offset >= 0 && offset + rot <= D, op,
-             "rotary dims [" + std::to_string(offset) + ", " + std::to_string(offset + rot) + ") exceed head dim " + std::to_string(D));
+             "rotary dims [" + std::to_string(offset) + ", " + std::to_string(offset + rot) + ") exceed head dim " +
+                 std::to_string(D));
   const int64_t st = x.strides()[0], sh = x.strides()[1];
   float* base = x.data<float>();
   parallel_for(T, [&](int64_t b, int64_t e) {

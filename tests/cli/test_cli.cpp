@@ -69,11 +69,13 @@ TEST_F(Cli, DumpWritesLogitsHiddenAndMtpLogitsMatchingTheFixture) {
   auto exp = test::expected("deepseek_v3");
   auto in = write_inputs({{"input_ids", exp->get("input_ids")}});
   const fs::path out = dir_ / "out.safetensors";
-  auto r = run("dump --model " + test::backbone_dir("deepseek_v3") + " --inputs " + in.string() + " --out " + out.string());
+  auto r =
+      run("dump --model " + test::backbone_dir("deepseek_v3") + " --inputs " + in.string() + " --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   auto got = llm::SafetensorsFile::open(out.string());
   EXPECT_LT(test::rel_max_err(got->get("logits").to_f32_vector(), exp->get("logits").to_f32_vector()), 1e-4);
-  EXPECT_LT(test::rel_max_err(got->get("hidden_states").to_f32_vector(), exp->get("hidden_states").to_f32_vector()), 1e-4);
+  EXPECT_LT(test::rel_max_err(got->get("hidden_states").to_f32_vector(), exp->get("hidden_states").to_f32_vector()),
+            1e-4);
   EXPECT_LT(test::rel_max_err(got->get("mtp_logits").to_f32_vector(), exp->get("mtp_logits").to_f32_vector()), 1e-4);
   EXPECT_EQ(got->get("logits").shape(), exp->get("logits").shape());
 }
@@ -142,12 +144,15 @@ TEST_F(Cli, DumpRejectsBadInputsWithoutWritingOutput) {
   expect_one_line_error(run("dump" + model + " --inputs " + oov.string() + " --out " + out.string()),
                         {"inputs.safetensors", "300", "vocabulary"});
   auto f32 = write_inputs({{"input_ids", kernels::Tensor::from_f32({1, 2}, {1, 2})}});
-  expect_one_line_error(run("dump" + model + " --inputs " + f32.string() + " --out " + out.string()), {"input_ids must be i64"});
-  auto pix = write_inputs({{"input_ids", ids_tensor({1, 2}, 1)}, {"pixel_values", kernels::Tensor::zeros({1, 3, 4, 4}, kernels::DType::F32)}});
+  expect_one_line_error(run("dump" + model + " --inputs " + f32.string() + " --out " + out.string()),
+                        {"input_ids must be i64"});
+  auto pix = write_inputs({{"input_ids", ids_tensor({1, 2}, 1)},
+                           {"pixel_values", kernels::Tensor::zeros({1, 3, 4, 4}, kernels::DType::F32)}});
   expect_one_line_error(run("dump" + model + " --inputs " + pix.string() + " --out " + out.string()), {"pixel_values"});
   std::ofstream(dir_ / "garbage.safetensors") << "not a safetensors file at all";
-  expect_one_line_error(run("dump" + model + " --inputs " + (dir_ / "garbage.safetensors").string() + " --out " + out.string()),
-                        {"garbage.safetensors"});
+  expect_one_line_error(
+      run("dump" + model + " --inputs " + (dir_ / "garbage.safetensors").string() + " --out " + out.string()),
+      {"garbage.safetensors"});
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
 }

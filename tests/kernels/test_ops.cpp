@@ -144,8 +144,9 @@ TEST(RopeFreqs, YarnMatchesDeepSeekV3Divisors) {
   p.mscale_all_dim = 1.0;
   const RopeTable t = rope_table(p);
   ASSERT_EQ(t.inv_freq.size(), 32u);
-  const double expect[] = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.081, 1.176, 1.29, 1.429, 1.6,
-                           1.818, 2.105, 2.5, 3.077, 4.0, 5.714, 10.0, 40, 40, 40, 40, 40, 40, 40, 40, 40};
+  const double expect[] = {1.0,   1.0,   1.0,  1.0,   1.0, 1.0,   1.0,   1.0, 1.0,   1.0, 1.0,
+                           1.081, 1.176, 1.29, 1.429, 1.6, 1.818, 2.105, 2.5, 3.077, 4.0, 5.714,
+                           10.0,  40,    40,   40,    40,  40,    40,    40,  40,    40};
   for (int j = 0; j < 32; ++j) {
     const double plain = 1.0 / std::pow(10000.0, 2.0 * j / 64);
     EXPECT_NEAR(plain / t.inv_freq[j], expect[j], 2e-3 * expect[j]) << "pair " << j;
@@ -167,7 +168,7 @@ TEST(RopeFreqs, Llama3KeepsHighFrequenciesAndDividesLowOnes) {
   RopeParams d = p;
   d.type = "default";
   const RopeTable base = rope_table(d);
-  EXPECT_FLOAT_EQ(t.inv_freq[0], base.inv_freq[0]);      // wavelength 2π < 2048: untouched
+  EXPECT_FLOAT_EQ(t.inv_freq[0], base.inv_freq[0]);        // wavelength 2π < 2048: untouched
   EXPECT_FLOAT_EQ(t.inv_freq[63], base.inv_freq[63] / 8);  // longest wavelengths: ÷ factor
   for (size_t j = 0; j < 64; ++j) {
     EXPECT_LE(t.inv_freq[j], base.inv_freq[j]);
@@ -202,7 +203,8 @@ TEST(Attention, CausalGqaMatchesFloat64IncludingCachedPrefix) {
   const int64_t T = 4, Hq = 6, Hkv = 2, D = 24, Dv = 20, S = 9, pos0 = S - T;
   auto q = randn(T * Hq * D, 10), k = randn(S * Hkv * D, 11), v = randn(S * Hkv * Dv, 12);
   Tensor out = Tensor::empty({T, Hq, Dv}, DType::F32);
-  attention(out, Tensor::from_f32({T, Hq, D}, q), Tensor::from_f32({S, Hkv, D}, k), Tensor::from_f32({S, Hkv, Dv}, v), 0.3f, pos0);
+  attention(out, Tensor::from_f32({T, Hq, D}, q), Tensor::from_f32({S, Hkv, D}, k), Tensor::from_f32({S, Hkv, Dv}, v),
+            0.3f, pos0);
   std::vector<double> ref;
   attention_ref(ref, q, k, v, T, Hq, D, S, Hkv, Dv, 0.3, pos0);
   EXPECT_LT(rel(out.to_f32_vector(), ref), kTol);
@@ -214,7 +216,8 @@ TEST(Attention, CausalGqaMatchesFloat64IncludingCachedPrefix) {
   attention(out2, Tensor::from_f32({T, Hq, D}, q), wide.slice(2, 0, D), wide.slice(2, D + 3, D + 3 + Dv), 0.3f, pos0);
   EXPECT_EQ(out2.to_f32_vector(), out.to_f32_vector());
   EXPECT_THROW(attention(out, Tensor::from_f32({T, Hq, D}, q), Tensor::from_f32({S, Hkv, D}, k),
-                         Tensor::from_f32({S, Hkv, Dv}, v), 0.3f, S), Error);
+                         Tensor::from_f32({S, Hkv, Dv}, v), 0.3f, S),
+               Error);
 }
 
 // Absorbed MLA over a latent cache equals expanding the latent into per-head K/V (float64).
@@ -240,8 +243,10 @@ TEST(MlaAttention, AbsorbedKernelMatchesFloat64NaiveForm) {
       for (int64_t r = 0; r < dn + dv; ++r) {
         double acc = 0;
         for (int64_t c = 0; c < C; ++c) acc += double(wq[(h * (dn + dv) + r) * C + c]) * cache[s * (C + dr) + c];
-        if (r < dn) k[(s * H + h) * (dn + dr) + r] = float(acc);
-        else v[(s * H + h) * dv + r - dn] = float(acc);
+        if (r < dn)
+          k[(s * H + h) * (dn + dr) + r] = float(acc);
+        else
+          v[(s * H + h) * dv + r - dn] = float(acc);
       }
       for (int64_t i = 0; i < dr; ++i) k[(s * H + h) * (dn + dr) + dn + i] = cache[s * (C + dr) + C + i];
     }
@@ -319,18 +324,17 @@ TEST(DType, Fp8E4M3EveryCodeRoundTripsAndRoundsToNearestEven) {
     EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(v)), v) << "code " << c;
   }
   EXPECT_EQ(fp8e4m3_to_f32(0x7e), 448.0f);
-  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1000.0f)), 448.0f);    // saturates
-  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1.0625f)), 1.0f);      // tie between 1 and 1.125 -> even
-  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1.1875f)), 1.25f);     // tie between 1.125 and 1.25 -> even
-  EXPECT_EQ(fp8e4m3_to_f32(1), std::ldexp(1.0f, -9));            // smallest subnormal
+  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1000.0f)), 448.0f);  // saturates
+  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1.0625f)), 1.0f);    // tie between 1 and 1.125 -> even
+  EXPECT_EQ(fp8e4m3_to_f32(f32_to_fp8e4m3(1.1875f)), 1.25f);   // tie between 1.125 and 1.25 -> even
+  EXPECT_EQ(fp8e4m3_to_f32(1), std::ldexp(1.0f, -9));          // smallest subnormal
 }
 
 TEST(DType, Bf16AndF16ConversionsRoundToNearestEven) {
   EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // halfway -> even
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.01171875f)), 1.015625f);
-  for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f})
-    EXPECT_EQ(f16_to_f32(f32_to_f16(v)), v);
+  for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f}) EXPECT_EQ(f16_to_f32(f32_to_f16(v)), v);
   EXPECT_TRUE(std::isinf(f16_to_f32(f32_to_f16(1e6f))));
 }
 
@@ -355,16 +359,17 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   });
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
   int64_t total = 0;
-  parallel_for(3, [&](int64_t b, int64_t e) { total += e - b; }, 100);  // below grain: one chunk
+  parallel_for(
+      3, [&](int64_t b, int64_t e) { total += e - b; }, 100);  // below grain: one chunk
   EXPECT_EQ(total, 3);
 }
 
 TEST(Tensor, ViewsSliceSelectTransposeAndConversions) {
   Tensor t = Tensor::from_f32({2, 3, 4}, std::vector<float>([] {
-    std::vector<float> v(24);
-    std::iota(v.begin(), v.end(), 0.0f);
-    return v;
-  }()));
+                                std::vector<float> v(24);
+                                std::iota(v.begin(), v.end(), 0.0f);
+                                return v;
+                              }()));
   EXPECT_EQ(t.slice(1, 1, 3).select(2, 2).to_f32_vector(), (std::vector<float>{6, 10, 18, 22}));
   EXPECT_EQ(t.transpose(0, 2).contiguous().view({4, 6}).select(0, 1).to_f32_vector(),
             (std::vector<float>{1, 13, 5, 17, 9, 21}));  // [k][j][i] = t[i][j][k]
@@ -401,11 +406,12 @@ TEST(Sampling, FrequenciesFollowTheTruncatedDistribution) {
   std::vector<int> full(4), nucleus(4), minp(4);
   for (int i = 0; i < n; ++i) {
     full[size_t(sample_token(l.data(), 4, {1.0f, 0, 1.0f, 0.0f}, rng))]++;
-    nucleus[size_t(sample_token(l.data(), 4, {1.0f, 0, 0.75f, 0.0f}, rng))]++;   // keeps 0.5, 0.3 (cum. 0.8 >= 0.75)
-    minp[size_t(sample_token(l.data(), 4, {1.0f, 0, 1.0f, 0.25f}, rng))]++;      // keeps p >= 0.125
+    nucleus[size_t(sample_token(l.data(), 4, {1.0f, 0, 0.75f, 0.0f}, rng))]++;  // keeps 0.5, 0.3 (cum. 0.8 >= 0.75)
+    minp[size_t(sample_token(l.data(), 4, {1.0f, 0, 1.0f, 0.25f}, rng))]++;     // keeps p >= 0.125
   }
   // 4 sigma of a binomial with n = 40000 is at most 0.01 in frequency.
-  const double p_full[] = {0.5, 0.3, 0.15, 0.05}, p_nuc[] = {0.625, 0.375, 0, 0}, p_min[] = {0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0};
+  const double p_full[] = {0.5, 0.3, 0.15, 0.05}, p_nuc[] = {0.625, 0.375, 0, 0},
+               p_min[] = {0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0};
   for (int k = 0; k < 4; ++k) {
     EXPECT_NEAR(full[size_t(k)] / double(n), p_full[k], 0.01) << k;
     EXPECT_NEAR(nucleus[size_t(k)] / double(n), p_nuc[k], 0.01) << k;

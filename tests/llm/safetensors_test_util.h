@@ -37,8 +37,7 @@ class Tmp : public ::testing::Test {
   void SetUp() override {
     const auto* t = ::testing::UnitTest::GetInstance()->current_test_info();
     dir = (fs::path(JANUS_BINARY_DIR) / "tmp" /
-           (std::string("safetensors-") + t->test_suite_name() + "." + t->name() + "-" +
-            std::to_string(getpid())))
+           (std::string("safetensors-") + t->test_suite_name() + "." + t->name() + "-" + std::to_string(getpid())))
               .string();
     fs::remove_all(dir);
     fs::create_directories(dir);
@@ -79,15 +78,13 @@ inline std::string expect_error(const std::function<void()>& fn, const std::vect
   } catch (const Error& e) {
     std::string msg = e.what();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line message: " << msg;
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
+    for (const auto& f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
     return msg;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "threw a non-kernels::Error: " << e.what();
     return "";
   }
-  ADD_FAILURE() << "did not throw; expected an error containing '" << (fragments.empty() ? "" : fragments[0])
-                << "'";
+  ADD_FAILURE() << "did not throw; expected an error containing '" << (fragments.empty() ? "" : fragments[0]) << "'";
   return "";
 }
 

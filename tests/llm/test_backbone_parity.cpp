@@ -261,7 +261,9 @@ TEST(DeepSeekLoader, FusedExpertLayoutGivesTheSameLogits) {
     const std::string prefix = n.substr(0, at + tag.size());
     const std::string rest = n.substr(at + tag.size());  // "E.gate_proj.weight"
     const int64_t e = std::stoll(rest.substr(0, rest.find('.')));
-    const int which = rest.find("gate_proj") != std::string::npos ? 0 : rest.find("up_proj") != std::string::npos ? 1 : 2;
+    const int which = rest.find("gate_proj") != std::string::npos ? 0
+                      : rest.find("up_proj") != std::string::npos ? 1
+                                                                  : 2;
     experts[prefix][e][size_t(which)] = f->get(n);
   }
   ASSERT_FALSE(experts.empty());

@@ -35,11 +35,17 @@ fs::path make_text_model() {
     return t;
   };
   auto one = [&] { return Tensor::from_f32({H}, std::vector<float>(size_t(H), 1.0f)); };
-  NamedTensors w{{"model.embed_tokens.weight", rnd({V, H})}, {"lm_head.weight", rnd({V, H})}, {"model.norm.weight", one()},
-                 {"model.layers.0.input_layernorm.weight", one()}, {"model.layers.0.post_attention_layernorm.weight", one()},
-                 {"model.layers.0.self_attn.q_proj.weight", rnd({H, H})}, {"model.layers.0.self_attn.k_proj.weight", rnd({16, H})},
-                 {"model.layers.0.self_attn.v_proj.weight", rnd({16, H})}, {"model.layers.0.self_attn.o_proj.weight", rnd({H, H})},
-                 {"model.layers.0.mlp.gate_proj.weight", rnd({I, H})}, {"model.layers.0.mlp.up_proj.weight", rnd({I, H})},
+  NamedTensors w{{"model.embed_tokens.weight", rnd({V, H})},
+                 {"lm_head.weight", rnd({V, H})},
+                 {"model.norm.weight", one()},
+                 {"model.layers.0.input_layernorm.weight", one()},
+                 {"model.layers.0.post_attention_layernorm.weight", one()},
+                 {"model.layers.0.self_attn.q_proj.weight", rnd({H, H})},
+                 {"model.layers.0.self_attn.k_proj.weight", rnd({16, H})},
+                 {"model.layers.0.self_attn.v_proj.weight", rnd({16, H})},
+                 {"model.layers.0.self_attn.o_proj.weight", rnd({H, H})},
+                 {"model.layers.0.mlp.gate_proj.weight", rnd({I, H})},
+                 {"model.layers.0.mlp.up_proj.weight", rnd({I, H})},
                  {"model.layers.0.mlp.down_proj.weight", rnd({H, I})}};
   write_safetensors((dir / "model.safetensors").string(), w);
   return dir;
@@ -54,7 +60,8 @@ TEST(TextModel, StreamedPiecesConcatenateToTheDecodedGeneration) {
   opt.sampling.temperature = 1.0f;
   opt.seed = 11;
   std::string streamed_reasoning, streamed_answer;
-  TextCallbacks cb{[&](const std::string& s) { streamed_reasoning += s; }, [&](const std::string& s) { streamed_answer += s; }};
+  TextCallbacks cb{[&](const std::string& s) { streamed_reasoning += s; },
+                   [&](const std::string& s) { streamed_answer += s; }};
   const auto r = tm.chat({{"user", "how many sides has a triangle?"}}, opt, cb);
   EXPECT_EQ(streamed_reasoning, r.reasoning);
   EXPECT_EQ(streamed_answer, r.answer);

@@ -21,10 +21,12 @@ TEST(ModelConfig, LlamaDefaultsFollowTransformers) {
 TEST(ModelConfig, ReadsRopeFromTransformers4And5Layouts) {
   auto old = parse_config(R"({"model_type": "llama", "rope_theta": 500000.0,
     "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                     "original_max_position_embeddings": 8192}})", "c.json");
+                     "original_max_position_embeddings": 8192}})",
+                          "c.json");
   auto neu = parse_config(R"({"model_type": "llama",
     "rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                        "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})", "c.json");
+                        "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})",
+                          "c.json");
   for (const auto& c : {old, neu}) {
     EXPECT_EQ(c.rope.type, "llama3");
     EXPECT_DOUBLE_EQ(c.rope.theta, 500000.0);
@@ -36,7 +38,8 @@ TEST(ModelConfig, ReadsRopeFromTransformers4And5Layouts) {
 TEST(ModelConfig, DeepSeekV3SoftmaxScaleIncludesYarnMscaleSquared) {
   auto c = parse_config(R"({"model_type": "deepseek_v3", "rope_scaling": {"type": "yarn", "factor": 40,
     "original_max_position_embeddings": 4096, "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0},
-    "max_position_embeddings": 163840})", "c.json");
+    "max_position_embeddings": 163840})",
+                        "c.json");
   EXPECT_TRUE(c.mla);
   EXPECT_EQ(c.q_lora_rank, 1536);
   EXPECT_EQ(c.rope.dim, 64);
@@ -53,7 +56,8 @@ TEST(ModelConfig, DeepSeekV3SoftmaxScaleIncludesYarnMscaleSquared) {
 TEST(ModelConfig, DeepSeekV2LiteNullQLoraAndMscale0707) {
   auto c = parse_config(R"({"model_type": "deepseek_v2", "q_lora_rank": null, "n_routed_experts": 64,
     "num_experts_per_tok": 6, "topk_method": "greedy", "rope_scaling": {"type": "yarn", "factor": 40,
-    "original_max_position_embeddings": 4096, "mscale": 0.707, "mscale_all_dim": 0.707}})", "c.json");
+    "original_max_position_embeddings": 4096, "mscale": 0.707, "mscale_all_dim": 0.707}})",
+                        "c.json");
   EXPECT_EQ(c.q_lora_rank, 0);
   EXPECT_NEAR(c.attn_scale, 0.114721, 1e-6);  // 192^-0.5 · 1.589626
   EXPECT_EQ(c.routing.score, kernels::MoeRouting::Score::kSoftmax);
@@ -72,10 +76,15 @@ TEST(ModelConfig, RejectsWhatItCannotRunNamingTheField) {
   EXPECT_NE(err(R"({"model_type": "mamba"})").find("unsupported model_type 'mamba'"), std::string::npos);
   EXPECT_NE(err(R"({"hidden_size": 4})").find("missing 'model_type'"), std::string::npos);
   EXPECT_NE(err(R"({"model_type": "llama", "hidden_size": "big"})").find("'hidden_size'"), std::string::npos);
-  EXPECT_NE(err(R"({"model_type": "llama", "num_attention_heads": 6, "num_key_value_heads": 4})").find("num_key_value_heads"), std::string::npos);
-  EXPECT_NE(err(R"({"model_type": "llama", "rope_scaling": {"rope_type": "longrope", "factor": 2}})").find("longrope"), std::string::npos);
-  EXPECT_NE(err(R"({"model_type": "deepseek_v3", "n_routed_experts": 10, "n_group": 4})").find("n_group"), std::string::npos);
-  EXPECT_NE(err(R"({"model_type": "deepseek_v3", "quantization_config": {"quant_method": "awq"}})").find("awq"), std::string::npos);
+  EXPECT_NE(
+      err(R"({"model_type": "llama", "num_attention_heads": 6, "num_key_value_heads": 4})").find("num_key_value_heads"),
+      std::string::npos);
+  EXPECT_NE(err(R"({"model_type": "llama", "rope_scaling": {"rope_type": "longrope", "factor": 2}})").find("longrope"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"model_type": "deepseek_v3", "n_routed_experts": 10, "n_group": 4})").find("n_group"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"model_type": "deepseek_v3", "quantization_config": {"quant_method": "awq"}})").find("awq"),
+            std::string::npos);
   EXPECT_NE(err("[1, 2]").find("m/config.json"), std::string::npos);
 }
 

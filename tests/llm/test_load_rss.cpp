@@ -72,8 +72,7 @@ std::pair<std::string, int> in_child(F body) {
 }
 
 TEST(LoadRss, PeakRssStaysWithinTheFileSizeWhenEveryWeightPageIsRead) {
-  const std::string dir =
-      (fs::path(JANUS_BINARY_DIR) / "tmp" / ("load-rss-" + std::to_string(getpid()))).string();
+  const std::string dir = (fs::path(JANUS_BINARY_DIR) / "tmp" / ("load-rss-" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   struct Cleanup {
@@ -124,14 +123,12 @@ TEST(LoadRss, PeakRssStaysWithinTheFileSizeWhenEveryWeightPageIsRead) {
 
   const double file_mb = double(file_bytes) / (1 << 20);
   const double peak_mb = double(hwm - base_rss) / 1024, anon_mb = double(anon - base_anon) / 1024;
-  std::cout << "file " << file_bytes << " B (" << file_mb << " MiB), TensorStore::file_bytes " << store_bytes
-            << "\n"
-            << "loader process: baseline VmRSS " << base_rss << " KiB, VmHWM " << hwm << " KiB, RssFile "
-            << rss_file << " KiB, RssAnon " << base_anon << " -> " << anon << " KiB\n"
-            << "peak - baseline = " << peak_mb << " MiB = " << peak_mb / file_mb
-            << " x file size (bound 1.1); "
-            << "anonymous growth " << anon_mb << " MiB (bound 16); open+get+touch " << secs << " s (page sum "
-            << sum << ")\n";
+  std::cout << "file " << file_bytes << " B (" << file_mb << " MiB), TensorStore::file_bytes " << store_bytes << "\n"
+            << "loader process: baseline VmRSS " << base_rss << " KiB, VmHWM " << hwm << " KiB, RssFile " << rss_file
+            << " KiB, RssAnon " << base_anon << " -> " << anon << " KiB\n"
+            << "peak - baseline = " << peak_mb << " MiB = " << peak_mb / file_mb << " x file size (bound 1.1); "
+            << "anonymous growth " << anon_mb << " MiB (bound 16); open+get+touch " << secs << " s (page sum " << sum
+            << ")\n";
   EXPECT_EQ(store_bytes, file_bytes);
   EXPECT_LE(double(hwm - base_rss) * 1024, 1.1 * double(file_bytes));
   EXPECT_LT(anon_mb, 16.0) << "tensor data was copied into anonymous memory";

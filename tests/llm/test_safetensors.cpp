@@ -52,9 +52,8 @@ TEST_F(SafetensorsRoundTrip, DecodedValuesMatchForFloatAndIntegerTypes) {
 }
 
 TEST_F(SafetensorsRoundTrip, KeepsMetadataAndListsNamesSorted) {
-  NamedTensors tensors = {{"zeta", Tensor::from_f32({1}, {1})},
-                          {"alpha", Tensor::from_f32({1}, {2})},
-                          {"mid", Tensor::from_f32({1}, {3})}};
+  NamedTensors tensors = {
+      {"zeta", Tensor::from_f32({1}, {1})}, {"alpha", Tensor::from_f32({1}, {2})}, {"mid", Tensor::from_f32({1}, {3})}};
   write_safetensors(path("m.safetensors"), tensors, {{"format", "pt"}, {"note", "hello"}});
   auto f = SafetensorsFile::open(path("m.safetensors"));
   EXPECT_EQ(f->names(), (std::vector<std::string>{"alpha", "mid", "zeta"}));
@@ -86,8 +85,7 @@ TEST_F(SafetensorsRoundTrip, WrittenFileAlignsEveryTensorToItsElementSize) {
 }
 
 TEST_F(SafetensorsRoundTrip, EncodeProducesTheSameBytesAsWrite) {
-  NamedTensors tensors = {{"x", random_tensor({4, 4}, DType::BF16, 9)},
-                          {"y", random_tensor({2}, DType::I64, 8)}};
+  NamedTensors tensors = {{"x", random_tensor({4, 4}, DType::BF16, 9)}, {"y", random_tensor({2}, DType::I64, 8)}};
   write_safetensors(path("w.safetensors"), tensors, {{"k", "v"}});
   EXPECT_EQ(read_bytes(path("w.safetensors")), encode_safetensors(tensors, {{"k", "v"}}));
 }
@@ -157,8 +155,7 @@ TEST_F(SafetensorsWrite, ReplacesAnExistingFileWhileOldMappingsKeepTheOldBytes) 
   write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({2}, {1, 2})}});
   auto old = SafetensorsFile::open(path("out.safetensors"));
   write_safetensors(path("out.safetensors"), {{"w", Tensor::from_f32({3}, {7, 8, 9})}});
-  EXPECT_EQ(SafetensorsFile::open(path("out.safetensors"))->get("w").to_f32_vector(),
-            (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(SafetensorsFile::open(path("out.safetensors"))->get("w").to_f32_vector(), (std::vector<float>{7, 8, 9}));
   EXPECT_EQ(old->get("w").to_f32_vector(), (std::vector<float>{1, 2}));  // rename, not overwrite
 }
 
@@ -181,11 +178,7 @@ TEST_F(SafetensorsWrite, RejectsDuplicateAndReservedNames) {
         write_safetensors(path("d.safetensors"), {{"w", t}, {"w", t}});
       },
       {"d.safetensors", "'w' given twice"});
-  expect_error(
-      [&] {
-        write_safetensors(path("d.safetensors"), {{"__metadata__", t}});
-      },
-      {"d.safetensors", "reserved"});
+  expect_error([&] { write_safetensors(path("d.safetensors"), {{"__metadata__", t}}); }, {"d.safetensors", "reserved"});
   EXPECT_FALSE(fs::exists(path("d.safetensors")));
 }
 
@@ -233,8 +226,7 @@ TEST_F(SafetensorsMalformed, RejectsTruncatedFile) {
   EXPECT_EQ(expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {}),
             path("x.safetensors") + ": truncated file (3 bytes, need at least 8)");
   write_bytes(path("e.safetensors"), "");
-  expect_error([&] { SafetensorsFile::open(path("e.safetensors")); },
-               {"e.safetensors", "truncated file (0 bytes"});
+  expect_error([&] { SafetensorsFile::open(path("e.safetensors")); }, {"e.safetensors", "truncated file (0 bytes"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsHeaderLengthLargerThanTheFile) {
@@ -256,11 +248,9 @@ TEST_F(SafetensorsMalformed, RejectsHeaderOverTheHundredMegabyteLimit) {
 
 TEST_F(SafetensorsMalformed, RejectsHeaderThatIsNotJson) {
   write_bytes(path("x.safetensors"), raw_file("{\"a\": nope"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-               {"x.safetensors", "header is not valid JSON"});
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "header is not valid JSON"});
   write_bytes(path("u.safetensors"), raw_file("{\"\xff\xfe\": 1}"));  // invalid UTF-8
-  expect_error([&] { SafetensorsFile::open(path("u.safetensors")); },
-               {"u.safetensors", "header is not valid JSON"});
+  expect_error([&] { SafetensorsFile::open(path("u.safetensors")); }, {"u.safetensors", "header is not valid JSON"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsHeaderJsonThatIsNotAnObject) {
@@ -282,21 +272,18 @@ TEST_F(SafetensorsMalformed, RejectsMissingFieldsNamingTheField) {
              {R"({"w":{"dtype":"F32","shape":[1]}})", "no data_offsets"},
              {R"({"w":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})", "dtype 7 is not a string"}}) {
     write_bytes(path("x.safetensors"), raw_file(header, "1234"));
-    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-                 {"x.safetensors", "tensor 'w'", field});
+    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", field});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsUnknownDtypeString) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"layer.w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a"));
+  write_bytes(path("x.safetensors"), raw_file(R"({"layer.w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a"));
   expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
                {"x.safetensors", "tensor 'layer.w'", "unknown dtype 'Q7'"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsNegativeDimension) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,0]}})"));
+  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,0]}})"));
   expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
                {"x.safetensors", "tensor 'w'", "negative dimension -1"});
 }
@@ -307,10 +294,8 @@ TEST_F(SafetensorsMalformed, RejectsNonIntegerDimensionsAndNonListShape) {
                                             {"[[1]]", "non-integer dimension [1]"},
                                             {"4", "shape 4 is not a list"}}) {
     write_bytes(path("x.safetensors"),
-                raw_file(std::string(R"({"w":{"dtype":"U8","shape":)") + shape + R"(,"data_offsets":[0,4]}})",
-                         "1234"));
-    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-                 {"x.safetensors", "tensor 'w'", problem});
+                raw_file(std::string(R"({"w":{"dtype":"U8","shape":)") + shape + R"(,"data_offsets":[0,4]}})", "1234"));
+    expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'w'", problem});
   }
 }
 
@@ -318,59 +303,51 @@ TEST_F(SafetensorsMalformed, RejectsShapeWhoseElementCountOverflows) {
   // The last has no elements, but strides that do not fit in int64.
   for (const char* shape : {"[4294967296,4294967296,4]", "[18446744073709551615]", "[4611686018427387904]",
                             "[0,1099511627776,1099511627776]"}) {
-    write_bytes(path("x.safetensors"), raw_file(std::string(R"({"w":{"dtype":"F32","shape":)") + shape +
-                                                    R"(,"data_offsets":[0,4]}})",
-                                                "1234"));
+    write_bytes(
+        path("x.safetensors"),
+        raw_file(std::string(R"({"w":{"dtype":"F32","shape":)") + shape + R"(,"data_offsets":[0,4]}})", "1234"));
     expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
                  {"x.safetensors", "tensor 'w'", "too many elements"});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsOutOfRange) {
-  write_bytes(
-      path("model.safetensors"),
-      raw_file(R"({"model.norm.weight":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})", "12345678"));
+  write_bytes(path("model.safetensors"),
+              raw_file(R"({"model.norm.weight":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})", "12345678"));
   EXPECT_EQ(expect_error([&] { SafetensorsFile::open(path("model.safetensors")); }, {}),
             path("model.safetensors") +
                 ": tensor 'model.norm.weight': data_offsets [0, 12] out of range (data section is 8 bytes)");
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsInconsistentWithShapeAndDtype) {
-  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})",
-                                              std::string(16, '\0')));
-  expect_error(
-      [&] { SafetensorsFile::open(path("x.safetensors")); },
-      {"x.safetensors: tensor 'w': data_offsets [0, 12] hold 12 bytes, but shape [2, 2] of F32 needs 16"});
+  write_bytes(path("x.safetensors"),
+              raw_file(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", std::string(16, '\0')));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors: tensor 'w': data_offsets [0, 12] hold 12 bytes, but shape [2, 2] of F32 needs 16"});
 }
 
 TEST_F(SafetensorsMalformed, RejectsOffsetsBeginAfterEndOrNotAPair) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", "1234"));
-  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
-               {"tensor 'w'", "[4, 0] begin after end"});
+  write_bytes(path("x.safetensors"), raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", "1234"));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"tensor 'w'", "[4, 0] begin after end"});
   for (const char* off : {"[0]", "[0,4,8]", "[-1,3]", "[0,\"4\"]", "{}"}) {
-    write_bytes(
-        path("x.safetensors"),
-        raw_file(std::string(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":)") + off + "}}", "1234"));
+    write_bytes(path("x.safetensors"),
+                raw_file(std::string(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":)") + off + "}}", "1234"));
     expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
                  {"x.safetensors", "tensor 'w'", "is not a pair of non-negative integers"});
   }
 }
 
 TEST_F(SafetensorsMalformed, RejectsOverlappingTensorsNamingBoth) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"first":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                       R"("second":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-                       std::string(24, '\0')));
-  expect_error(
-      [&] { SafetensorsFile::open(path("x.safetensors")); },
-      {"x.safetensors", "'first' (data_offsets [0, 16])", "'second' (data_offsets [8, 24])", "overlap"});
+  write_bytes(path("x.safetensors"), raw_file(R"({"first":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                                              R"("second":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                                              std::string(24, '\0')));
+  expect_error([&] { SafetensorsFile::open(path("x.safetensors")); },
+               {"x.safetensors", "'first' (data_offsets [0, 16])", "'second' (data_offsets [8, 24])", "overlap"});
   // A tensor nested inside a larger one overlaps it too.
   write_bytes(path("y.safetensors"), raw_file(R"({"big":{"dtype":"U8","shape":[30],"data_offsets":[0,30]},)"
                                               R"("small":{"dtype":"U8","shape":[2],"data_offsets":[20,22]}})",
                                               std::string(30, '\0')));
-  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); },
-               {"y.safetensors", "'big'", "'small'", "overlap"});
+  expect_error([&] { SafetensorsFile::open(path("y.safetensors")); }, {"y.safetensors", "'big'", "'small'", "overlap"});
 }
 
 TEST_F(SafetensorsMalformed, AcceptsGapsAndEmptyTensorsAnywhere) {
@@ -401,8 +378,7 @@ TEST_F(SafetensorsMalformed, RejectsMetadataThatIsNotAStringMap) {
 }
 
 TEST_F(SafetensorsMalformed, ControlCharactersInNamesKeepTheMessageOnOneLine) {
-  write_bytes(path("x.safetensors"),
-              raw_file(R"({"bad\nname":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"));
+  write_bytes(path("x.safetensors"), raw_file(R"({"bad\nname":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"));
   expect_error([&] { SafetensorsFile::open(path("x.safetensors")); }, {"x.safetensors", "tensor 'bad?name'"});
 }
 

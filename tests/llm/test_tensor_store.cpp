@@ -21,9 +21,8 @@ TEST_F(TensorStoreDir, OpensModelSafetensors) {
 }
 
 TEST_F(TensorStoreDir, OpensShardedIndexWithTwoShards) {
-  write_safetensors(
-      path("model-00001-of-00002.safetensors"),
-      {{"embed", Tensor::from_f32({2, 2}, {1, 2, 3, 4})}, {"layer.0", Tensor::from_f32({1}, {5})}});
+  write_safetensors(path("model-00001-of-00002.safetensors"),
+                    {{"embed", Tensor::from_f32({2, 2}, {1, 2, 3, 4})}, {"layer.0", Tensor::from_f32({1}, {5})}});
   write_safetensors(path("model-00002-of-00002.safetensors"), {{"layer.1", Tensor::from_f32({1}, {6})},
                                                                {"head", Tensor::from_f32({2}, {7, 8})},
                                                                {"unmapped", Tensor::from_f32({1}, {9})}});
@@ -46,18 +45,17 @@ TEST_F(TensorStoreDir, IndexPointingAtMissingShardNamesIndexAndShard) {
   write_safetensors(path("s1.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
   write_bytes(path("model.safetensors.index.json"),
               R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})");
-  expect_error(
-      [&] { TensorStore::open_dir(dir); },
-      {path("model.safetensors.index.json"), "shard 's2.safetensors'", "tensor 'b'", "does not exist"});
+  expect_error([&] { TensorStore::open_dir(dir); },
+               {path("model.safetensors.index.json"), "shard 's2.safetensors'", "tensor 'b'", "does not exist"});
 }
 
 TEST_F(TensorStoreDir, IndexNamingATensorAbsentFromItsShard) {
   write_safetensors(path("s1.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
   write_bytes(path("model.safetensors.index.json"),
               R"({"weight_map": {"a": "s1.safetensors", "z": "s1.safetensors"}})");
-  expect_error([&] { TensorStore::open_dir(dir); },
-               {"model.safetensors.index.json",
-                "tensor 'z' is mapped to shard 's1.safetensors', which does not contain it"});
+  expect_error(
+      [&] { TensorStore::open_dir(dir); },
+      {"model.safetensors.index.json", "tensor 'z' is mapped to shard 's1.safetensors', which does not contain it"});
 }
 
 TEST_F(TensorStoreDir, MalformedIndexIsAnErrorNamingTheIndex) {
@@ -93,9 +91,8 @@ TEST_F(TensorStoreDir, RejectsATensorInTwoFilesNamingBoth) {
 }
 
 TEST_F(TensorStoreDir, EmptyFolderSaysWhatWasExpected) {
-  EXPECT_EQ(
-      expect_error([&] { TensorStore::open_dir(dir); }, {}),
-      "no safetensors weights in " + dir + " (expected model.safetensors or model.safetensors.index.json)");
+  EXPECT_EQ(expect_error([&] { TensorStore::open_dir(dir); }, {}),
+            "no safetensors weights in " + dir + " (expected model.safetensors or model.safetensors.index.json)");
 }
 
 TEST_F(TensorStoreDir, PytorchBinFolderSaysBinIsNotSupportedYet) {
@@ -111,8 +108,7 @@ TEST_F(TensorStoreDir, NotADirectory) {
 TEST_F(TensorStoreDir, MissingTensorErrorNamesFolderAndTensor) {
   write_safetensors(path("model.safetensors"), {{"a", Tensor::from_f32({1}, {1})}});
   TensorStore s = TensorStore::open_dir(dir);
-  EXPECT_EQ(expect_error([&] { s.get("model.norm.weight"); }, {}),
-            dir + ": missing tensor 'model.norm.weight'");
+  EXPECT_EQ(expect_error([&] { s.get("model.norm.weight"); }, {}), dir + ": missing tensor 'model.norm.weight'");
   expect_error([&] { s.get("model.norm.weight", {4}); }, {dir + ": missing tensor 'model.norm.weight'"});
 }
 

@@ -4,7 +4,8 @@
 // - Each thread streams its weight rows strictly in address order, one row at a time. Reading
 //   several rows side by side (to reuse x loads across rows) looks cheaper but, with rows of a
 //   few KiB, interleaves streams within one 4 KiB page and the hardware prefetcher stops
-//   following them: measured 2× slower from DRAM (bench/RESULTS.md, "Linear kernels (CPU)").
+//   following them: 50-82% of the streaming-read floor against 77-97% for one row at a time
+//   (bench_linear --only rows; bench/RESULTS.md, "Linear kernels (CPU)").
 // - Every weight vector is decoded once and used for up to kGemvRows rows of x.
 // - x stays f32 (never rounded to the weight dtype). It is packed once per call into the lane
 //   order of the weight decoder (linear_simd.h) and zero-padded to whole steps, so the inner loop

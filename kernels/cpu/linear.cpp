@@ -101,13 +101,16 @@ void run_gemm(const Problem& p) {
   blas_single_threaded();
   const S* w = static_cast<const S*>(p.w);
   constexpr bool kWiden = !std::is_same_v<D, WF32>;
-  // f32 weights need no buffer: one slab of rows per thread. Narrow weights: tiles of 16..128
-  // rows of about kTileBytes (measured flat between 64 and 256 rows for K = 896..4864), but at
-  // least one tile per thread.
-  const int64_t per_thread = (p.N + num_threads() - 1) / num_threads();
-  const int64_t fit = std::clamp<int64_t>(kTileBytes / (4 * p.K) / kRowGroup * kRowGroup, kRowGroup, 128);
-  const int64_t tile = kWiden ? std::min(fit, (per_thread + kRowGroup - 1) / kRowGroup * kRowGroup)
-                              : std::max<int64_t>(kRowGroup, per_thread);
+  // f32 weights need no buffer: one slab of rows per thread. Narrow weights: tiles of at most
+  // 128 rows and about kTileBytes (measured flat between 64 and 256 rows for K = 896..4864), in
+  // a multiple of the thread count so that every thread gets the same number of tiles.
+  const int64_t threads = num_threads();
+  int64_t tile = std::max<int64_t>(kRowGroup, (p.N + threads - 1) / threads);
+  if constexpr (kWiden) {
+    const int64_t fit = std::clamp<int64_t>(kTileBytes / (4 * p.K), 16, 128);
+    const int64_t count = ((p.N + fit - 1) / fit + threads - 1) / threads * threads;
+    tile = (p.N + count - 1) / count;
+  }
   const int64_t tiles = (p.N + tile - 1) / tile;
   parallel_for(
       tiles,

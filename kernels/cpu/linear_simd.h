@@ -10,7 +10,7 @@
 // s.0eeee.mmm0000000 is the same number × 2^-8 (normals and subnormals alike: both formats'
 // subnormal exponents differ by the same 8), the 2^8 is folded into the block scale. The NaN
 // codes 0x7f/0xff decode to ±480 on the SIMD paths (quantisers saturate at ±448 and never
-// produce them; the scalar path returns NaN).
+// produce them; the scalar code, also used for ragged row tails in the GEMM path, returns NaN).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -102,8 +102,8 @@ inline float vsum(VecF a) {
 #endif
 
 // Forces v to be materialised in a register here. GCC otherwise folds a load into each of its
-// uses (a bf16 line read twice, for its even and odd halves; x re-read for every weight row),
-// which makes the GEMV load-port bound: ~30% slower in cache.
+// uses (a bf16 line read twice, for its even and odd halves; fp8 codes once per table lookup),
+// and the GEMV becomes load-port bound: ~30% slower in cache.
 template <class T>
 inline void in_register(T& v) {
 #if (defined(JANUS_LINEAR_AVX512) || defined(JANUS_LINEAR_AVX2)) && defined(__GNUC__)

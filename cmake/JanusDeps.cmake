@@ -8,3 +8,6 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 if(JANUS_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# Images (vision/, train/ plots, the shapes world): OpenCV for codecs and drawing, stb for GIF.
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)

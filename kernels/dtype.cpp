@@ -13,6 +13,7 @@ size_t dtype_size(DType t) {
     case DType::I32: return 4;
     case DType::I64: return 8;
     case DType::U8: return 1;
+    case DType::F64: return 8;
   }
   return 0;
 }
@@ -26,6 +27,7 @@ const char* dtype_name(DType t) {
     case DType::I32: return "i32";
     case DType::I64: return "i64";
     case DType::U8: return "u8";
+    case DType::F64: return "f64";
   }
   return "?";
 }
@@ -39,6 +41,7 @@ const char* dtype_safetensors_name(DType t) {
     case DType::I32: return "I32";
     case DType::I64: return "I64";
     case DType::U8: return "U8";
+    case DType::F64: return "F64";
   }
   return "?";
 }
@@ -48,7 +51,7 @@ bool dtype_from_safetensors(const std::string& s, DType* out) {
     const char* name;
     DType t;
   } kTable[] = {{"F32", DType::F32}, {"BF16", DType::BF16}, {"F16", DType::F16}, {"F8_E4M3", DType::F8E4M3},
-                {"I32", DType::I32}, {"I64", DType::I64},   {"U8", DType::U8}};
+                {"I32", DType::I32}, {"I64", DType::I64},   {"U8", DType::U8},   {"F64", DType::F64}};
   for (const auto& e : kTable)
     if (s == e.name) {
       *out = e.t;

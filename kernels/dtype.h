@@ -1,7 +1,8 @@
 // Element types and their scalar conversions.
 //
 // Storage dtypes: f32, bf16, f16, fp8 e4m3 ("e4m3fn": no infinities, max 448, NaN = 0x7f/0xff),
-// i32, i64, u8. Compute on CPU is float32; the narrow float types are converted on the fly.
+// i32, i64, u8, f64. Compute on CPU is float32; the narrow float types are converted on the fly.
+// f64 exists for the autograd gradient checks (kernels/autograd) and reference computations.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -9,11 +10,11 @@
 
 namespace janus::kernels {
 
-enum class DType : uint8_t { F32, BF16, F16, F8E4M3, I32, I64, U8 };
+enum class DType : uint8_t { F32, BF16, F16, F8E4M3, I32, I64, U8, F64 };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);  // "f32", "bf16", ...
-// Parses safetensors dtype strings ("F32", "BF16", "F16", "F8_E4M3", "I32", "I64", "U8").
+// Parses safetensors dtype strings ("F32", "BF16", "F16", "F8_E4M3", "I32", "I64", "U8", "F64").
 // Returns false for anything else.
 bool dtype_from_safetensors(const std::string& s, DType* out);
 const char* dtype_safetensors_name(DType t);

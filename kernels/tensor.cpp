@@ -234,6 +234,11 @@ double load_as_double(const char* p, DType t) {
       return double(v);
     }
     case DType::U8: return uint8_t(*p);
+    case DType::F64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
   }
   return 0;
 }
@@ -266,6 +271,7 @@ void store_from_double(char* p, DType t, double x) {
       break;
     }
     case DType::U8: *p = char(uint8_t(x)); break;
+    case DType::F64: std::memcpy(p, &x, 8); break;
   }
 }
 // Calls f(src_offset, dst_offset) (in elements) for every element, in row-major order.

@@ -19,7 +19,11 @@ inline void check_rows_f32(const Tensor& t, const char* op, const char* name) {
 }
 // Number of rows (product of leading dims) and row stride; requires leading dims to be
 // collapsible into one strided dimension.
-inline int64_t row_count(const Tensor& t) { return t.numel() / (t.dim() ? t.size(-1) : 1); }
+inline int64_t row_count(const Tensor& t) {
+  int64_t rows = 1;
+  for (int i = 0; i + 1 < t.dim(); ++i) rows *= t.shape()[size_t(i)];
+  return rows;  // also right when the last dim is 0
+}
 inline int64_t row_stride(const Tensor& t, const char* op) {
   if (t.dim() < 2) return t.size(-1);
   // leading dims must be contiguous relative to each other

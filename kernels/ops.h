@@ -96,4 +96,42 @@ void fp8_quantize_blocks(Tensor& q /*[N,K]*/, Tensor& scale_inv /*[ceil(N/128), 
 // Full dequantised copy (for tests, conversion tools; models use linear() directly).
 Tensor fp8_dequantize(const Tensor& q, const Tensor& scale_inv);
 
+// ---------------------------------------------------------------------------------------------
+// Vision ops (SigLIP ViT, LlamaGen VQ model). Images are NCHW float32, contiguous.
+// CPU kernels: cpu/conv2d.cpp, cpu/group_norm.cpp, cpu/upsample.cpp, cpu/vision_elementwise.cpp.
+// ---------------------------------------------------------------------------------------------
+
+// Zero padding per side and stride of a 2-D convolution (PyTorch's F.pad(x, (left, right, top,
+// bottom)) followed by Conv2d(padding=0) when the sides differ, as LlamaGen's Downsample).
+struct Conv2dOptions {
+  int stride = 1;
+  int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  static Conv2dOptions symmetric(int stride, int pad) { return {stride, pad, pad, pad, pad}; }
+};
+
+// y [B, Cout, Ho, Wo] = conv(x [B, Cin, H, W], w [Cout, Cin, kh, kw]) (+ bias [Cout]), i.e.
+// PyTorch's Conv2d (cross-correlation, groups = 1, dilation = 1) with Ho = (H + pad_top +
+// pad_bottom - kh) / stride + 1 (same for Wo). x and y contiguous f32; w and bias f32, bf16 or f16
+// (widened once per call). im2col + BLAS sgemm blocks on the thread pool (cpu/conv2d.h: knob).
+void conv2d(Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opt);
+
+// GroupNorm over x [B, C, *] (contiguous f32): channels split into `groups` consecutive groups,
+// mean and biased variance over (C/groups) × spatial elements per (image, group) in float64,
+// y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]; then y = y·sigmoid(y) when `silu`
+// (the VQ model's Normalize + swish). weight/bias [C], any float dtype. y may alias x.
+void group_norm(Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, float eps,
+                bool silu = false);
+
+// Nearest-neighbour 2× upsampling: y [B, C, 2H, 2W][i][j] = x [B, C, H, W][i/2][j/2]
+// (F.interpolate(scale_factor=2, mode="nearest")). Contiguous f32.
+void upsample_nearest2x(Tensor& y, const Tensor& x);
+
+// y = x · sigmoid(x) elementwise (same shapes, contiguous f32); y may alias x.
+void silu(Tensor& y, const Tensor& x);
+
+// Bidirectional (non-causal) multi-head attention: every query sees all S keys.
+// q [T, H, D], k [S, H, D], v [S, H, Dv], out [T, H, Dv] (rows may be strided as in attention()).
+// Softmax in float32 with max subtraction, scale applied to q·k.
+void attention_full(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, float scale);
+
 }  // namespace janus::kernels

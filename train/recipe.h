@@ -1,0 +1,58 @@
+// Training recipes: one JSON file that says what to train, on what, and how (`janus train --recipe`).
+//
+// Schema (every section optional except "data"; unknown keys are errors, so typos are caught):
+// {
+//   "name": "stage1",                         free text
+//   "model": "models/janus-shapes",           model folder (interpreted by the caller)
+//   "data": {"train": ["a.jsonl", ...],       relative to the recipe file's folder
+//            "seq_len": 512, "rows": 8, "seed": 0, "shuffle": true,
+//            "skip_bad": false, "check_images": false},
+//   "optimizer": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1,
+//                 "no_decay": ["*norm*", "*.bias"]},      (no_decay: weight decay 0 for these)
+//   "schedule": {"kind": "cosine" | "constant" | "wsd", "warmup_steps": 0, "min_lr": 0,
+//                "total_steps": train.steps, "decay_steps": 0, "wsd_cosine_decay": false},
+//   "train": {"steps": 1000, "grad_accum": 1, "clip_norm": 1.0, "seed": 0,
+//             "checkpoint_every": 0, "keep_last": 3, "log_every": 10},
+//   "freeze": ["vision.*"], "unfreeze": ["model.layers.*.mlp.*"],   (freeze first, then unfreeze)
+//   "model_options": {...}                    passed through for the model (e.g. MTP λ, MoE γ)
+// }
+// Defaults are those shown. Errors: std::runtime_error "<file>: <key path>: <problem>", e.g.
+// "r.json: optimizer.betas: expected an array of 2 numbers".
+//
+// hash: FNV-1a 64 of the canonical JSON (keys sorted, defaults filled) of everything that changes
+// the numbers of a run — all but name, train.steps, train.checkpoint_every, train.keep_last and
+// train.log_every — so a run may be extended or re-logged and still resume, but not altered.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "train/data.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace janus::train {
+
+struct Recipe {
+  std::string name, model;
+  std::vector<std::string> train_files;  // resolved paths
+  PackOptions pack;                      // rows, seq_len, seed, shuffle (pad_id: the caller's tokenizer)
+  JsonlOptions jsonl;                    // skip_bad, check_images
+  double lr = 3e-4;
+  AdamWConfig adamw;
+  LrSchedule schedule;
+  int64_t steps = 0, grad_accum = 1, checkpoint_every = 0, log_every = 10;
+  double clip_norm = 1.0;
+  uint64_t seed = 0;
+  int keep_last = 3;
+  std::vector<std::string> freeze, unfreeze;
+  nlohmann::json model_options = nlohmann::json::object();
+  std::string hash;
+};
+
+// `source` names the recipe in errors; relative data paths resolve against `base_dir`.
+Recipe parse_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir);
+Recipe load_recipe(const std::string& path);
+
+}  // namespace janus::train

@@ -196,8 +196,8 @@ TEST_F(SafetensorsWrite, MissingFolderIsAnErrorNamingThePath) {
 using SafetensorsDtypes = Tmp;
 
 TEST_F(SafetensorsDtypes, KnownButUnsupportedDtypesOpenButRefuseGet) {
-  // F64 [2] (16 bytes), I8 [4], I16 [2], BOOL [3], then a usable F32.
-  std::string header = R"({"d":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},)"
+  // U64 [2] (16 bytes), I8 [4], I16 [2], BOOL [3], then a usable F32.
+  std::string header = R"({"d":{"dtype":"U64","shape":[2],"data_offsets":[0,16]},)"
                        R"("i8":{"dtype":"I8","shape":[4],"data_offsets":[16,20]},)"
                        R"("i16":{"dtype":"I16","shape":[2],"data_offsets":[20,24]},)"
                        R"("b":{"dtype":"BOOL","shape":[3],"data_offsets":[24,27]},)"
@@ -208,7 +208,7 @@ TEST_F(SafetensorsDtypes, KnownButUnsupportedDtypesOpenButRefuseGet) {
   write_bytes(path("u.safetensors"), raw_file(header, data));
   auto f = SafetensorsFile::open(path("u.safetensors"));
   EXPECT_EQ(f->get("ok").to_f32_vector(), std::vector<float>{1.f});
-  for (const auto& [name, dt] : Cases{{"d", "F64"}, {"i8", "I8"}, {"i16", "I16"}, {"b", "BOOL"}}) {
+  for (const auto& [name, dt] : Cases{{"d", "U64"}, {"i8", "I8"}, {"i16", "I16"}, {"b", "BOOL"}}) {
     EXPECT_EQ(f->info(name).dtype_name, dt);
     EXPECT_FALSE(f->info(name).dtype.has_value());
     const std::string n = name;  // (structured bindings cannot be captured in C++17)

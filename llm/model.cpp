@@ -26,26 +26,42 @@ Tensor load_embedding(const TensorStore& s, const std::string& name, int64_t V, 
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& dir) {
-  ModelConfig cfg = load_config(dir + "/config.json");
-  TensorStore store = TensorStore::open_dir(dir);
-  std::unique_ptr<Model> m(new Model(std::move(cfg), std::move(store)));
+  std::unique_ptr<Model> m = load(load_config(dir + "/config.json"), TensorStore::open_dir(dir), BackboneNames{});
+  const TensorStore& s = m->store_;
+  for (const auto& n : s.names())  // non-persistent buffers some exporters save
+    if (n.find("rotary_emb.inv_freq") != std::string::npos) s.mark_used(n);
+  const auto unused = s.unused_names();
+  if (!unused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
+    throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " +
+                         m->config_.model_type + " model (" + list + (unused.size() > 5 ? ", ..." : "") +
+                         "): wrong config.json for these weights?");
+  }
+  return m;
+}
+
+std::unique_ptr<Model> Model::load(ModelConfig cfg, const TensorStore& store, const BackboneNames& names) {
+  std::unique_ptr<Model> m(new Model(std::move(cfg), store));
+  m->names_ = names;
+  const std::string& P = names.prefix;
   const ModelConfig& c = m->config_;
   const TensorStore& s = m->store_;
   const int64_t V = c.vocab_size, H = c.hidden_size;
-  m->embed_ = load_embedding(s, "model.embed_tokens.weight", V, H);
-  m->final_norm_ = load_vector(s, "model.norm.weight", H);
-  if (c.tie_word_embeddings && !s.has("lm_head.weight")) {
+  m->embed_ = load_embedding(s, P + "embed_tokens.weight", V, H);
+  m->final_norm_ = load_vector(s, P + "norm.weight", H);
+  if (c.tie_word_embeddings && !s.has(names.lm_head + ".weight")) {
     m->lm_head_.w = m->embed_;
   } else {
-    m->lm_head_ = load_linear(s, "lm_head", V, H);
+    m->lm_head_ = load_linear(s, names.lm_head, V, H);
   }
   const LayerBuilder build = builder_for(c.model_type);
   m->layers_.reserve(size_t(c.num_hidden_layers));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i)
-    m->layers_.push_back(build(c, s, "model.layers." + std::to_string(i), i));
+    m->layers_.push_back(build(c, s, P + "layers." + std::to_string(i), i));
   if (c.num_nextn_predict_layers > 0) {
     const int64_t L = c.num_hidden_layers;
-    const std::string p = "model.layers." + std::to_string(L);
+    const std::string p = P + "layers." + std::to_string(L);
     if (!s.has(p + ".eh_proj.weight")) {
       // Checkpoint without the MTP weights (e.g. saved by transformers, which drops them).
       for (const auto& n : s.names())
@@ -61,16 +77,6 @@ std::unique_ptr<Model> Model::load(const std::string& dir) {
       mtp->layer = build(c, s, p, L);
       m->mtp_ = std::move(mtp);
     }
-  }
-  for (const auto& n : s.names())  // non-persistent buffers some exporters save
-    if (n.find("rotary_emb.inv_freq") != std::string::npos) s.mark_used(n);
-  const auto unused = s.unused_names();
-  if (!unused.empty()) {
-    std::string list;
-    for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
-    throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " +
-                         c.model_type + " model (" + list + (unused.size() > 5 ? ", ..." : "") +
-                         "): wrong config.json for these weights?");
   }
   return m;
 }
@@ -94,11 +100,36 @@ void Model::logits_from_hidden(const Tensor& h, Tensor& logits, const kernels::W
 
 void Model::forward(KvCache& cache, const int64_t* ids, int64_t n, const ForwardOutput& out) const {
   if (n <= 0) throw kernels::Error("forward: no tokens");
-  const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = cache.length;
+  Tensor x = Tensor::empty({n, config_.hidden_size}, DType::F32);
+  kernels::embedding(x, embed_, ids, n);
+  run_layers(cache, x, out);
+}
+
+void Model::forward_embeds(KvCache& cache, const Tensor& embeds, const ForwardOutput& out) const {
+  const int64_t H = config_.hidden_size;
+  if (embeds.dim() != 2 || embeds.size(0) <= 0 || embeds.size(1) != H || embeds.dtype() != DType::F32)
+    throw kernels::Error("forward_embeds: embeddings " + kernels::shape_str(embeds.shape()) + " " +
+                         kernels::dtype_name(embeds.dtype()) + ", expected [n, " + std::to_string(H) + "] f32");
+  Tensor x = embeds.clone();
+  run_layers(cache, x, out);
+}
+
+Tensor Model::embed(const int64_t* ids, int64_t n) const {
+  Tensor x = Tensor::empty({n, config_.hidden_size}, DType::F32);
+  kernels::embedding(x, embed_, ids, n);
+  return x;
+}
+
+Tensor Model::logits(const Tensor& hidden) const {
+  Tensor l = Tensor::empty({hidden.size(0), config_.vocab_size}, DType::F32);
+  logits_from_hidden(hidden, l, lm_head_);
+  return l;
+}
+
+void Model::run_layers(KvCache& cache, Tensor& x, const ForwardOutput& out) const {
+  const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = cache.length, n = x.size(0);
   if (cache.shapes.size() != layers_.size()) throw kernels::Error("forward: cache was not made by this model");
   cache.reserve(pos0 + n);
-  Tensor x = Tensor::empty({n, H}, DType::F32);
-  kernels::embedding(x, embed_, ids, n);
   for (size_t i = 0; i < layers_.size(); ++i) layers_[i].forward(x, cache.layers[i], pos0);
   cache.length = pos0 + n;
   Tensor h = out.last_only ? Tensor::empty({1, H}, DType::F32) : Tensor::empty({n, H}, DType::F32);
@@ -143,9 +174,11 @@ double Model::weight_bytes_per_token() const {
     double bytes = double(info.nbytes());
     if (n.find(".mlp.experts.") != std::string::npos && c.n_routed_experts > 0)
       bytes *= double(c.routing.top_k) / double(c.n_routed_experts);
-    if (n == "model.embed_tokens.weight" && !(c.tie_word_embeddings && !store_.has("lm_head.weight")))
-      bytes = bytes / double(c.vocab_size);                                                      // one row per token
-    if (n.rfind("model.layers." + std::to_string(c.num_hidden_layers) + ".", 0) == 0) continue;  // MTP
+    if (n.rfind(names_.prefix, 0) != 0 && n != names_.lm_head + ".weight") continue;  // not the backbone's
+    if (n == names_.prefix + "embed_tokens.weight" &&
+        !(c.tie_word_embeddings && !store_.has(names_.lm_head + ".weight")))
+      bytes = bytes / double(c.vocab_size);  // one row per token
+    if (n.rfind(names_.prefix + "layers." + std::to_string(c.num_hidden_layers) + ".", 0) == 0) continue;  // MTP
     total += bytes;
   }
   return total;

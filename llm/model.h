@@ -28,15 +28,32 @@ struct ForwardOutput {
   bool last_only = false;
 };
 
+// Where a backbone's tensors sit in a checkpoint (a multimodal model holds it below a prefix).
+struct BackboneNames {
+  std::string prefix = "model.";    // <prefix>embed_tokens.weight, <prefix>layers.N..., <prefix>norm.weight
+  std::string lm_head = "lm_head";  // <lm_head>.weight
+};
+
 class Model {
  public:
-  // Loads config.json and the weights of `dir`. Throws kernels::Error naming file and tensor.
+  // Loads config.json and the weights of `dir`; every checkpoint tensor must be used. Throws
+  // kernels::Error naming file and tensor.
   static std::unique_ptr<Model> load(const std::string& dir);
+  // The backbone described by `config` from `store` under `names` (the store is shared; tensors
+  // outside the backbone are left unmarked for the caller's own unused-tensor check).
+  static std::unique_ptr<Model> load(ModelConfig config, const TensorStore& store, const BackboneNames& names);
 
   const ModelConfig& config() const { return config_; }
   const TensorStore& weights() const { return store_; }
   KvCache new_cache() const;
   void forward(KvCache& cache, const int64_t* ids, int64_t n, const ForwardOutput& out) const;
+  // As forward(), from input embeddings [n, H] f32 instead of ids (multimodal models splice image
+  // embeddings into the sequence). `embeds` is not modified.
+  void forward_embeds(KvCache& cache, const kernels::Tensor& embeds, const ForwardOutput& out) const;
+  // The token embeddings of ids [n] as a new [n, H] f32 tensor (throws for an id out of range).
+  kernels::Tensor embed(const int64_t* ids, int64_t n) const;
+  // logits [n, V] f32 of final-norm hidden states [n, H].
+  kernels::Tensor logits(const kernels::Tensor& hidden) const;
 
   bool has_mtp() const { return mtp_ != nullptr; }
   KvCache new_mtp_cache() const;
@@ -52,9 +69,11 @@ class Model {
  private:
   Model(ModelConfig c, TensorStore s) : config_(std::move(c)), store_(std::move(s)) {}
   void logits_from_hidden(const kernels::Tensor& h, kernels::Tensor& logits, const kernels::Weight& head) const;
+  void run_layers(KvCache& cache, kernels::Tensor& x, const ForwardOutput& out) const;
 
   ModelConfig config_;
   TensorStore store_;
+  BackboneNames names_;
   kernels::Tensor embed_, final_norm_;
   kernels::Weight lm_head_;
   std::vector<DecoderLayer> layers_;

@@ -1,12 +1,14 @@
-// TensorStore: every weight of one model folder, by name, from its safetensors file(s).
+// TensorStore: every weight of one model folder, by name, from its safetensors or PyTorch files.
 //
 // Which files (open_dir picks the first that applies):
 //   1. model.safetensors.index.json — its "weight_map" {tensor name: shard file}; every shard must
 //      exist in the folder and contain every name mapped to it. Only mapped names are served.
 //   2. model.safetensors.
 //   3. every *.safetensors file in the folder, in sorted order; a name in two files is an error.
-//   Otherwise: "no safetensors weights in DIR (expected model.safetensors or
-//   model.safetensors.index.json)" — with a note when pytorch_model*.bin is there (not supported yet).
+//   4. pytorch_model.bin.index.json (as 1., shards read by TorchBinFile, see torch_bin.h).
+//   5. pytorch_model.bin, else every pytorch_model*.bin in sorted order.
+//   Otherwise: "no weights in DIR (expected model.safetensors, model.safetensors.index.json,
+//   pytorch_model.bin or pytorch_model.bin.index.json)".
 // Files are mapped, not read (see safetensors.h): tensors from get() are zero-copy read-only views
 // that keep their file mapped.
 //
@@ -42,7 +44,7 @@ class TensorStore {
   kernels::Tensor get_opt(const std::string& name) const;
   // Header facts without touching the data (throws when absent).
   const SafetensorsTensorInfo& info(const std::string& name) const;
-  // The file holding `name` (throws when absent).
+  // The safetensors file holding `name` (throws when absent or when it is in a .bin file).
   const SafetensorsFile& file_of(const std::string& name) const;
 
   // Marks a tensor as deliberately consumed or ignored (no-op for absent names).

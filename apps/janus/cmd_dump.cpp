@@ -1,10 +1,14 @@
 // janus dump: run the parts of a model that the named inputs feed and write float32 outputs
 // (DESIGN §4). Used by the parity checks against transformers.
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "apps/janus/command.h"
 #include "apps/janus/common.h"
+#include "apps/janus/dump_janus.h"
+#include "llm/janus_config.h"
 #include "llm/model.h"
 #include "llm/safetensors.h"
 
@@ -18,8 +22,20 @@ struct DumpArgs {
   std::string model, inputs, out, dtype = "f32";
 };
 
+bool is_janus_dir(const std::string& dir) {
+  std::ifstream f(dir + "/config.json", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return llm::is_janus_config_text(ss.str());
+}
+
 int dump(const DumpArgs& a) {
   if (a.dtype != "f32") throw std::runtime_error("--dtype " + a.dtype + ": only f32 is supported so far");
+  const std::string dir = resolve_model_dir(a.model);
+  if (is_janus_dir(dir)) {
+    dump_janus(dir, a.inputs, a.out);
+    return 0;
+  }
   auto in = llm::SafetensorsFile::open(a.inputs);
   const std::set<std::string> known{"input_ids"};
   for (const auto& n : in->names()) {
@@ -33,7 +49,7 @@ int dump(const DumpArgs& a) {
   if (ids.dtype() != DType::I64 || ids.dim() != 2 || ids.size(0) < 1 || ids.size(1) < 1)
     throw std::runtime_error(a.inputs + ": input_ids must be i64 [B, T] with B, T >= 1, found " +
                              std::string(kernels::dtype_name(ids.dtype())) + " " + kernels::shape_str(ids.shape()));
-  auto model = llm::Model::load(resolve_model_dir(a.model));
+  auto model = llm::Model::load(dir);
   const auto& c = model->config();
   const int64_t B = ids.size(0), T = ids.size(1), V = c.vocab_size, H = c.hidden_size;
   const auto id = ids.to_i64_vector();
@@ -66,7 +82,10 @@ int dump(const DumpArgs& a) {
 Registrar reg("dump", "Run a model on named inputs and write its outputs (parity checks)", [](CLI::App& sub) {
   auto a = std::make_shared<DumpArgs>();
   sub.add_option("--model", a->model, "HF model folder (default: the embedded model)");
-  sub.add_option("--inputs", a->inputs, "safetensors file with the inputs (input_ids i64 [B, T])")->required();
+  sub.add_option("--inputs", a->inputs,
+                 "safetensors file with the inputs (input_ids i64 [B, T]; Janus models also pixel_values, "
+                 "image_tokens, vq_pixels, hidden_states)")
+      ->required();
   sub.add_option("--out", a->out, "safetensors file to write (atomically)")->required();
   sub.add_option("--dtype", a->dtype, "compute precision: f32");
   return [a] { return dump(*a); };

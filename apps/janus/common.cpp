@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "llm/janus_config.h"
+#include "tokenizers/tokenizer.h"
+
 namespace janus::app {
 
 std::string default_model_dir() {
@@ -45,6 +48,12 @@ std::vector<int64_t> parse_token_list(const std::string& s) {
   }
   if (out.empty()) throw std::runtime_error("--tokens: no token ids given");
   return out;
+}
+
+int64_t janus_bos_id(const tokenizers::Tokenizer& tok, const llm::JanusConfig& cfg) {
+  if (tok.bos_id() >= 0) return tok.bos_id();
+  const int32_t id = tok.token_to_id("<｜begin▁of▁sentence｜>");
+  return id >= 0 ? id : cfg.text.bos_token_id;
 }
 
 }  // namespace janus::app

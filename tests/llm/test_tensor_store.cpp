@@ -92,13 +92,14 @@ TEST_F(TensorStoreDir, RejectsATensorInTwoFilesNamingBoth) {
 
 TEST_F(TensorStoreDir, EmptyFolderSaysWhatWasExpected) {
   EXPECT_EQ(expect_error([&] { TensorStore::open_dir(dir); }, {}),
-            "no safetensors weights in " + dir + " (expected model.safetensors or model.safetensors.index.json)");
+            "no weights in " + dir +
+                " (expected model.safetensors, model.safetensors.index.json, pytorch_model.bin or "
+                "pytorch_model.bin.index.json)");
 }
 
-TEST_F(TensorStoreDir, PytorchBinFolderSaysBinIsNotSupportedYet) {
+TEST_F(TensorStoreDir, BrokenPytorchBinIsReportedByName) {
   write_bytes(path("pytorch_model.bin"), "PK");
-  expect_error([&] { TensorStore::open_dir(dir); },
-               {"no safetensors weights in " + dir, "pytorch_model", "not supported yet"});
+  expect_error([&] { TensorStore::open_dir(dir); }, {path("pytorch_model.bin"), "not a PyTorch zip checkpoint"});
 }
 
 TEST_F(TensorStoreDir, NotADirectory) {

@@ -5,7 +5,9 @@
 // threads); pass its tokens/s with --torch to print the ratio.
 //
 // Usage: bench_train [--config FILE] [--batch 4] [--seq 256] [--steps 10] [--warmup 2]
-//                    [--threads 2] [--torch TOKENS_PER_S]
+//                    [--threads 2] [--torch TOKENS_PER_S] [--malloc-tuning on|off]
+// --malloc-tuning off skips train::keep_freed_memory() (train/malloc_tuning.h), which `janus
+// train` applies.
 // Prints the median step and its split into forward / backward / optimizer, the best step, and
 // the process CPU time per step (the machine is shared: CPU time is the steadier number).
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include "kernels/thread_pool.h"
 #include "llm/config.h"
 #include "llm/trainable.h"
+#include "train/malloc_tuning.h"
 #include "train/optimizer.h"
 
 using namespace janus;
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   int64_t B = 4, T = 256, steps = 10, warmup = 2;
   int threads = 2;
   double torch_tps = 0;
+  bool tune_malloc = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--config")
@@ -56,6 +60,8 @@ int main(int argc, char** argv) {
       warmup = std::atoll(v.c_str());
     else if (k == "--threads")
       threads = std::atoi(v.c_str());
+    else if (k == "--malloc-tuning")
+      tune_malloc = v != "off";
     else if (k == "--torch")
       torch_tps = std::atof(v.c_str());
     else {
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (tune_malloc) train::keep_freed_memory();  // as `janus train` does
   kernels::set_num_threads(threads);
   const llm::ModelConfig cfg = llm::load_config(config);
   auto model = llm::TrainableModel::random(cfg, 0, 0.02);

@@ -219,8 +219,10 @@ Var mul_rows(const Var& a, const Var& w) {
   Tensor y = Tensor::empty(av.shape(), av.dtype());
   by_dtype(av.dtype(), [&](auto z) {
     using T = decltype(z);
+    const T *pa = av.data<T>(), *pw = wv.data<T>();
+    T* py = y.data<T>();
     for (int64_t r = 0; r < R; ++r)
-      for (int64_t d = 0; d < D; ++d) y.data<T>()[r * D + d] = av.data<T>()[r * D + d] * wv.data<T>()[r];
+      for (int64_t d = 0; d < D; ++d) py[r * D + d] = pa[r * D + d] * pw[r];
   });
   if (!recording({&a, &w})) return Var::from_op(y, {}, nullptr, op);
   Node *an = grad_sink(a), *wn = grad_sink(w);
@@ -230,15 +232,18 @@ Var mul_rows(const Var& a, const Var& w) {
       const T* gg = g.data<T>();
       if (an) {
         Tensor da = Tensor::empty({R, D}, g.dtype());
+        const T* pw = wv.data<T>();
+        T* pd = da.data<T>();
         for (int64_t r = 0; r < R; ++r)
-          for (int64_t d = 0; d < D; ++d) da.data<T>()[r * D + d] = gg[r * D + d] * wv.data<T>()[r];
+          for (int64_t d = 0; d < D; ++d) pd[r * D + d] = gg[r * D + d] * pw[r];
         accumulate_grad_adopt(an, da);
       }
       if (wn) {
         Tensor dw = Tensor::empty({R}, g.dtype());
+        const T* pa = av.data<T>();
         for (int64_t r = 0; r < R; ++r) {
           T s = 0;
-          for (int64_t d = 0; d < D; ++d) s += gg[r * D + d] * av.data<T>()[r * D + d];
+          for (int64_t d = 0; d < D; ++d) s += gg[r * D + d] * pa[r * D + d];
           dw.data<T>()[r] = s;
         }
         accumulate_grad_adopt(wn, dw);

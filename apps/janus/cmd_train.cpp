@@ -1,0 +1,85 @@
+// janus train --recipe FILE.json [--resume] [--steps N] [--out DIR] [--threads N] [--quiet]
+// Trains a text backbone as the recipe says (schema: train/run_recipe.h; a "kind": "vq" recipe
+// trains the VQ image tokenizer instead, train/run_vq.h): progress line on
+// stderr, metrics JSONL, checkpoints (resumable bit-exactly with --resume), a loss-curve PNG and
+// the final model exported as an HF folder that `janus run --model DIR` loads.
+// --steps N stops after N steps (the lr schedule still spans the recipe's train.steps, so the run
+// can be continued later with --resume); --out DIR replaces the recipe's output.dir.
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/janus/command.h"
+#include "kernels/thread_pool.h"
+#include "train/atomic_file.h"
+#include "train/malloc_tuning.h"
+#include "train/run_text.h"
+#include "train/run_vq.h"
+
+namespace janus::app {
+namespace {
+
+struct TrainArgs {
+  std::string recipe, out;
+  bool resume = false, quiet = false;
+  int64_t steps = 0;
+  int threads = 0;
+};
+
+// "kind": "vq" recipes (train/run_vq.h): the VQ image tokenizer; `janus vq train` adds its evaluation.
+int train_vq(const TrainArgs& a) {
+  train::VqTrainOptions o = train::load_vq_options(a.recipe);
+  if (!a.out.empty()) train::set_vq_output_dir(o, a.out);
+  train::VqTrainOverrides ov;
+  ov.stop_at_step = a.steps;
+  ov.resume = a.resume;
+  ov.progress = !a.quiet;
+  const train::VqTrainResult r = train::train_vq(o, ov);
+  std::fprintf(stderr, "trained steps %lld..%lld: loss %.5f -> %.5f\nmodel: %s\n", (long long)r.start_step,
+               (long long)r.last.step, r.first_loss, r.last.loss, r.export_dir.c_str());
+  return 0;
+}
+
+int train(const TrainArgs& a) {
+  train::keep_freed_memory();
+  if (a.threads > 0) kernels::set_num_threads(a.threads);
+  {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(train::read_file(a.recipe));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(a.recipe + ": invalid JSON (" + std::string(e.what()) + ")");
+    }
+    if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a);
+  }
+  train::RunRecipe r = train::load_run_recipe(a.recipe);
+  if (!a.out.empty()) train::set_output_dir(r, a.out);
+  train::RunOverrides ov;
+  ov.stop_at_step = a.steps;
+  ov.resume = a.resume;
+  ov.progress = !a.quiet;
+  train::TextRun run(std::move(r), ov);
+  const train::RunSummary s = run.run();
+  std::fprintf(stderr, "trained steps %lld..%lld: loss %.4f -> %.4f", (long long)s.start_step, (long long)s.last.step,
+               s.first_loss, s.last.loss);
+  if (s.first_load_ratio > 0)
+    std::fprintf(stderr, ", MoE load max/mean %.3f -> %.3f", s.first_load_ratio, s.last_load_ratio);
+  std::fprintf(stderr, "\nmodel: %s\nmetrics: %s\nloss curve: %s\n", s.export_dir.c_str(),
+               run.recipe().metrics_path.c_str(), run.recipe().loss_plot_path.c_str());
+  return 0;
+}
+
+Registrar reg("train", "Train or fine-tune a model from a recipe JSON (train/run_recipe.h)", [](CLI::App& sub) {
+  auto a = std::make_shared<TrainArgs>();
+  sub.add_option("--recipe", a->recipe, "recipe JSON file")->required();
+  sub.add_flag("--resume", a->resume, "continue from the latest valid checkpoint");
+  sub.add_option("--steps", a->steps, "stop after N steps (schedule unchanged)");
+  sub.add_option("--out", a->out, "output folder (replaces the recipe's output.dir)");
+  sub.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  sub.add_flag("--quiet", a->quiet, "no progress line");
+  return [a] { return train(*a); };
+});
+
+}  // namespace
+}  // namespace janus::app

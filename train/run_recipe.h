@@ -1,0 +1,91 @@
+// The full `janus train --recipe FILE.json` schema: the generic recipe of recipe.h (data,
+// optimizer, schedule, train, freeze) plus what says which model to train and how.
+//
+// Top-level keys (unknown keys anywhere are errors "<file>: <key path>: unknown key"):
+// {
+//   "kind": "text",                                  optional; `janus train` sends "vq" recipes to
+//                                                    train/run_vq.h instead
+//   "name": "tiny-v3",                               free text
+//   "model": {"init_from": "models/x"}               an HF folder (config.json + safetensors), or
+//            {"config": "cfg.json", "seed": 0,       random init from a config.json (seeded,
+//             "init_std": 0.02},                     TrainableModel::random)
+//   "tokenizer": "tok/",                             folder with tokenizer.json; default: init_from
+//   "data":      {...}   recipe.h: train files, seq_len, rows, seed, shuffle, skip_bad, check_images
+//   "task": {"loss": "record" | "all" | "answer",    record: as each JSONL record says (data.h);
+//                                                    all: every token; answer: answer tokens only
+//            "add_bos": true, "add_eos": true},      BOS before / EOS after every example
+//   "optimizer", "schedule", "train", "freeze", "unfreeze"      recipe.h, unchanged
+//   "precision": "fp32" | "bf16" | "fp8",            GEMM emulation (kernels ag::GemmPrecision);
+//                                                    master weights and optimizer stay f32
+//   "mtp_lambda": 0.3,                               weight of the MTP loss (models with MTP)
+//   "moe": {"bias_gamma": 0.001,                     aux-loss-free bias step per optimizer step
+//           "balance_alpha": 0.0},                   sequence-wise balance loss weight (0: off)
+//   "output": {"dir": "runs/tiny",                   relative to the recipe's folder
+//              "checkpoints": "checkpoints",         these four relative to output.dir
+//              "metrics": "metrics.jsonl", "loss_plot": "loss.png", "export": "final"},
+//   "janus": {"stage": 1 | 2 | 3}                    Janus-Pro stages (see below)
+// }
+// Defaults are those shown; "model" and "data" are required. Paths are relative to the recipe
+// file's folder unless absolute. The train.steps of the recipe is the schedule's length; a CLI
+// `--steps N` only stops the run early (so a cut run resumes onto the same schedule).
+//
+// Janus stages (extension point): "janus": {"stage": s} is parsed and validated here, and implies
+// the stage's freezing before the recipe's own freeze/unfreeze lists: stage 1 trains only the
+// aligners and the generation head/embedding (janus_stage_freeze()), stages 2 and 3 train
+// everything but the vision encoders. Running such a recipe needs the Janus trainable model;
+// until it exists, run_text.h refuses it with "<file>: janus.stage: needs the Janus trainable
+// model, which this build does not have yet".
+//
+// The resume hash (Recipe::hash) covers these keys too (all but name and output), so a resumed
+// run cannot silently change the model, tokenizer, task, precision or balancing.
+// Errors: std::runtime_error "<file>: <key path>: <problem>".
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/autograd/ops.h"
+#include "train/recipe.h"
+
+namespace janus::train {
+
+enum class LossScope { kRecord, kAll, kAnswer };
+
+struct RunRecipe {
+  std::string source;  // the recipe file (for messages)
+  Recipe base;         // recipe.h part; base.model = a canonical description of the model source
+
+  std::string init_from;    // HF folder, or empty
+  std::string config_path;  // config.json for random init, or empty
+  uint64_t init_seed = 0;
+  double init_std = 0.02;
+  std::string tokenizer_dir;
+
+  LossScope loss = LossScope::kRecord;
+  bool add_bos = true, add_eos = true;
+
+  kernels::ag::GemmPrecision precision = kernels::ag::GemmPrecision::kFull;
+  double mtp_lambda = 0.3;
+  double moe_bias_gamma = 0.001, moe_balance_alpha = 0.0;
+
+  std::string output_dir, checkpoint_dir, metrics_path, loss_plot_path, export_dir;
+
+  int janus_stage = 0;  // 0: a text backbone
+};
+
+RunRecipe parse_run_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir);
+RunRecipe load_run_recipe(const std::string& path);
+
+// Re-roots every output path of `r` under `dir` (CLI --out).
+void set_output_dir(RunRecipe& r, const std::string& dir);
+
+// Freeze patterns a Janus stage implies (stage 1: freeze "*", unfreeze the aligners and the
+// generation head/embedding; stages 2-3: freeze the vision encoders). Empty lists for stage 0.
+struct StageFreeze {
+  std::vector<std::string> freeze, unfreeze;
+};
+StageFreeze janus_stage_freeze(int stage);
+
+const char* precision_name(kernels::ag::GemmPrecision p);
+
+}  // namespace janus::train

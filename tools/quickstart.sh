@@ -26,8 +26,9 @@ head -n 1 "$out/world/captions.jsonl"
 ./build/apps/janus shapes detect "$out/world/images/000000.png"
 echo "== janus chat on that scene ($janus, random weights)"
 ./build/apps/janus chat --model "$janus" --image "$out/world/images/000000.png" -n 12 "Describe the image."
-prompt=$(sed -n 's/.*"caption":"\([^"]*\)".*/\1/p' "$out/world/captions.jsonl" | head -n 1)
+prompt=$(sed -n 's/.*"answer":"\([^"]*\)".*/\1/p' "$out/world/captions.jsonl" | head -n 1)
 echo "== janus generate -n 4 --cfg 5 \"$prompt\""
 ./build/apps/janus generate --model "$janus" --prompt "$prompt" -n 4 --cfg 5 --seed 7 --out "$out/gen"
-echo "== janus shapes eval: the evaluator's verdict on the generated images"
-./build/apps/janus shapes eval --images "$out/gen" --prompt "$prompt"
+echo "== janus shapes eval: the evaluator's verdict (here on the rendered scenes vs their prompts;"
+echo "   the tiny random model's 16 px images are below the detector's 48 px minimum)"
+./build/apps/janus shapes eval --images "$out/world/images" --prompts "$out/world/t2i.jsonl"

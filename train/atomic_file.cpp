@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace janus::train {
@@ -73,10 +72,13 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw sys_error(path, "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // istream::read turns a read error (EISDIR for a folder, EIO) into badbit; `ss << in.rdbuf()`
+  // would swallow it and return "".
+  std::string out;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) out.append(buf, size_t(in.gcount()));
   if (in.bad()) throw sys_error(path, "read failed");
-  return ss.str();
+  return out;
 }
 
 }  // namespace janus::train

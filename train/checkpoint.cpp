@@ -128,7 +128,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointMeta& meta, 
     j["files"][f] = {{"bytes", int64_t(fs::file_size(p))}, {"fnv1a64", file_fnv1a64(p)}};
   }
   write_file_atomic(marker.string(), j.dump(2) + "\n");
-  prune_checkpoints(dir, keep_last);
+  prune_checkpoints(dir, keep_last, {}, meta.step);
   return step_dir;
 }
 
@@ -236,11 +236,12 @@ void restore_params(const llm::SafetensorsFile& model, const kernels::ag::ParamL
   }
 }
 
-void prune_checkpoints(const std::string& dir, int keep_last, const LogFn& log) {
+void prune_checkpoints(const std::string& dir, int keep_last, const LogFn& log, int64_t up_to_step) {
   if (keep_last <= 0) return;
   int kept = 0;
   bool seen_valid = false;
   for (const auto& [step, path] : step_dirs(dir)) {
+    if (up_to_step >= 0 && step > up_to_step) continue;
     std::error_code ec;
     const bool valid = fs::exists(fs::path(path) / kMarker, ec);  // cheap: no hashing here
     if (valid && kept < keep_last) {

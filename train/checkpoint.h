@@ -78,7 +78,10 @@ Checkpoint load_checkpoint(const std::string& step_dir);
 void restore_params(const llm::SafetensorsFile& model, const kernels::ag::ParamList& params,
                     const llm::NamedTensors& buffers = {});
 
-void prune_checkpoints(const std::string& dir, int keep_last, const LogFn& log = {});
+// Folders with a step above `up_to_step` (when >= 0; save_checkpoint passes the step it just
+// wrote) are neither counted nor removed, so a newer leftover (a damaged checkpoint that resume
+// skipped, an earlier run's) can never cause the new checkpoint to be pruned.
+void prune_checkpoints(const std::string& dir, int keep_last, const LogFn& log = {}, int64_t up_to_step = -1);
 
 // FNV-1a 64 of a file's bytes / of a string (e.g. a recipe's JSON text, for recipe_hash), as 16
 // hex digits.

@@ -91,8 +91,14 @@ GenStats generate_dataset(const GenOptions& opt, const std::function<void(int64_
     } catch (const json::exception& e) {
       throw std::runtime_error(meta_path.string() + ": invalid JSON (" + e.what() + ")");
     }
-    if (m.value("generator", "") != kGenerator || m.value("seed", uint64_t(0)) != opt.seed ||
-        m.value("canvas", 0) != opt.canvas)
+    bool same = false;
+    try {  // value() throws json::type_error for a field of another type
+      same = m.value("generator", "") == kGenerator && m.value("seed", uint64_t(0)) == opt.seed &&
+             m.value("canvas", 0) == opt.canvas;
+    } catch (const json::exception& e) {
+      throw std::runtime_error(meta_path.string() + ": " + e.what());
+    }
+    if (!same)
       throw std::runtime_error(meta_path.string() + ": folder holds a data set with " + m.dump() +
                                "; refusing to mix it with seed " + std::to_string(opt.seed) + ", canvas " +
                                std::to_string(opt.canvas) + " (use another --out)");

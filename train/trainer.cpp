@@ -51,6 +51,7 @@ std::optional<std::string> Trainer::resume() {
   rng_.set_state(c.meta.rng);
   data_.seek(c.meta.cursor);
   step_ = c.meta.step;
+  skipped_ = c.meta.extra.is_object() ? c.meta.extra.value("skipped_steps", int64_t(0)) : 0;
   last_saved_ = step_;
   log("resumed from " + *latest + " at step " + std::to_string(step_) + " (epoch " +
       std::to_string(c.meta.cursor.epoch) + ", record " + std::to_string(c.meta.cursor.index) + ")");

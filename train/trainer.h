@@ -15,7 +15,9 @@
 // Exact resume: a checkpoint holds every param value, the buffers, the optimizer state (m, v, per-param step
 // counts), the Rng state, the data cursor and the step; the lr is a pure function of the step.
 // So N steps straight and k steps + save + a fresh process + resume + (N-k) steps give the same
-// bits, provided loss_fn is deterministic (tests/train/test_trainer.cpp checks it with memcmp).
+// bits, provided loss_fn is deterministic (tests/train/test_trainer.cpp checks it with memcmp),
+// also when the resumed process has another thread count (autograd ops, clipping and AdamW do not
+// depend on the pool size).
 // Resume refuses a checkpoint whose recipe_hash differs from the config's (unless either is
 // empty), naming both hashes.
 // Not thread-safe. The ParamList is copied (Var handles: the same tensors; trainable flags as at

@@ -68,7 +68,12 @@ Image decode_image(const std::string& bytes, const std::string& name, const Deco
 Image load_image(const std::string& path, const DecodeOptions& opt) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  try {  // istreambuf_iterator lets the filebuf's read error escape (e.g. EISDIR for a folder)
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw Error(path + ": read error (" + e.what() + ")");
+  }
   if (in.bad()) throw Error(path + ": read error");
   return decode_image(bytes, path, opt);
 }

@@ -141,8 +141,9 @@ DeclaredSize read_declared_size(ImageFormat f, const uint8_t* p, size_t n, const
         d.width = (bits & 0x3FFF) + 1;
         d.height = ((bits >> 14) & 0x3FFF) + 1;
       } else if (std::memcmp(p + 12, "VP8X", 4) == 0) {
-        d.width = (rd_u32le(c + 4) & 0xFFFFFF) + 1;
-        d.height = (rd_u32le(c + 7) & 0xFFFFFF) + 1;
+        // 24-bit fields at c + 4 and c + 7 (the last one ends at byte 29 < n): read 3 bytes each.
+        d.width = (rd_u16le(c + 4) | uint32_t(c[6]) << 16) + 1;
+        d.height = (rd_u16le(c + 7) | uint32_t(c[9]) << 16) + 1;
       } else {
         bad_header(name, f, "first chunk is not VP8, VP8L or VP8X");
       }

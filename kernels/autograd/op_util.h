@@ -56,6 +56,11 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, in
 // Contiguous copy of t with dims d0 and d1 swapped (f32 / f64; ops_shape.cpp).
 Tensor transposed_copy(const Tensor& t, int d0, int d1);
 
-inline int64_t rows_of(const Tensor& t) { return t.dim() ? t.numel() / t.size(-1) : 1; }
+// Product of all dims but the last (1 for a scalar); stays correct when the last dim is 0.
+inline int64_t rows_of(const Tensor& t) {
+  int64_t r = 1;
+  for (int i = 0; i + 1 < t.dim(); ++i) r *= t.shape()[size_t(i)];
+  return r;
+}
 
 }  // namespace janus::kernels::ag::detail

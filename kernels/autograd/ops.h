@@ -6,6 +6,9 @@
 // Kernels: one template over float/double per op in autograd/ops_<family>.cpp; GEMMs through
 // OpenBLAS (split over the thread pool, single-threaded BLAS per chunk), other heavy loops on
 // the thread pool. Reductions accumulate in the value dtype unless stated.
+// Results do not depend on the pool size (JANUS_THREADS / core count), bit for bit: every reduction
+// runs serially per output element or row, and GEMMs split into blocks fixed by the shape alone
+// (test_autograd: AutogradDeterminism compares 1, 2, 3 and 7 threads).
 #pragma once
 #include <cstdint>
 #include <vector>

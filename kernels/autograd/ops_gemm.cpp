@@ -25,7 +25,11 @@ void blas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t
 }
 
 // Splits C into row (or column) blocks over the thread pool, one single-threaded BLAS call each
-// (as kernels::linear: OpenBLAS's own threads would oversubscribe the pool's cores).
+// (as kernels::linear: OpenBLAS's own threads would oversubscribe the pool's cores). The blocks
+// are fixed by the shape alone, never by the pool size: OpenBLAS's rounding of an element depends
+// on where its row/column falls inside the call (edge tiles take other kernels), so splitting by
+// thread count made results differ between JANUS_THREADS settings and machines (no bit-exact
+// resume elsewhere). Up to kBlocks blocks of >= kMinFlops each, lengths a multiple of 16.
 template <typename T>
 void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                T beta, T* C, int64_t ldc) {
@@ -36,28 +40,26 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, in
     return;
   }
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-  constexpr int64_t kMinFlops = int64_t(1) << 21;  // per chunk
+  constexpr int64_t kMinFlops = int64_t(1) << 21;  // per block
+  constexpr int64_t kBlocks = 16;
   if (M * N * K < 2 * kMinFlops) {
     blas(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  if (M >= N) {
-    const int64_t grain = std::max<int64_t>(8, kMinFlops / (N * K));
-    parallel_for(
-        M,
-        [&](int64_t m0, int64_t m1) {
-          blas(ta, tb, m1 - m0, N, K, ta ? A + m0 : A + m0 * lda, lda, B, ldb, beta, C + m0 * ldc, ldc);
-        },
-        grain);
-  } else {
-    const int64_t grain = std::max<int64_t>(8, kMinFlops / (M * K));
-    parallel_for(
-        N,
-        [&](int64_t n0, int64_t n1) {
-          blas(ta, tb, M, n1 - n0, K, A, lda, tb ? B + n0 * ldb : B + n0, ldb, beta, C + n0, ldc);
-        },
-        grain);
-  }
+  const bool by_rows = M >= N;
+  const int64_t D = by_rows ? M : N, other = by_rows ? N : M;
+  const int64_t min_len = std::max<int64_t>(8, kMinFlops / (other * K));
+  const int64_t len = std::max(min_len, ((D + kBlocks - 1) / kBlocks + 15) / 16 * 16);
+  const int64_t blocks = (D + len - 1) / len;
+  parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t d0 = b * len, n = std::min(D, d0 + len) - d0;
+      if (by_rows)
+        blas(ta, tb, n, N, K, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta, C + d0 * ldc, ldc);
+      else
+        blas(ta, tb, M, n, K, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0, ldc);
+    }
+  });
 }
 
 }  // namespace

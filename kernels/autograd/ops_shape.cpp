@@ -129,8 +129,10 @@ Var concat(const std::vector<Var>& xs, int dim) {
   ys[size_t(dim)] = 0;
   std::vector<int64_t> lens, offs;
   for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& v = val(xs[i], op, "xs[i]");
-    same_dtype(x0, v, op);
+    const std::string name = "xs[" + std::to_string(i) + "]";
+    const Tensor& v = val(xs[i], op, name.c_str());
+    check(v.dtype() == x0.dtype(), op,
+          name + " is " + dtype_name(v.dtype()) + ", xs[0] is " + dtype_name(x0.dtype()) + " (dtype mismatch)");
     bool ok = v.dim() == x0.dim();
     for (int d = 0; ok && d < v.dim(); ++d) ok = d == dim || v.size(d) == x0.size(d);
     check(ok, op,

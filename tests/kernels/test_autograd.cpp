@@ -8,7 +8,11 @@
 // term, a wrong index) is off by O(1e-2) or more.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <random>
 
@@ -657,6 +661,105 @@ TEST(AutogradTape, BadInputsThrowNamingTheOp) {
             std::string::npos);
   EXPECT_NE(error_of([&] { reshape(x, {4, 2}); }).find("ag::reshape"), std::string::npos);
   EXPECT_NE(error_of([&] { Var::leaf(Tensor::zeros({2}, DType::I64), false); }).find("f32 or f64"), std::string::npos);
+  // concat names the offending input by index (it used to say "dtype mismatch" or "xs[i]").
+  EXPECT_NE(error_of([&] { concat({x, x, cst(f32(randn({2, 3}, 202)))}, 0); }).find("xs[2]"), std::string::npos);
+  const Var strided = Var::leaf(randn({3, 2}, 203).transpose(0, 1), false);
+  EXPECT_NE(error_of([&] { concat({x, strided}, 0); }).find("xs[1] must be contiguous"), std::string::npos);
+}
+
+// A zero-width last dim ([R, 0]) is a valid shape: row-wise ops keep R rows (they used to divide
+// numel by the last dim to count rows: SIGFPE). Values are exact (empty sums are 0, linear with
+// K = 0 is its bias), so the comparisons are exact.
+TEST(AutogradTape, ZeroWidthLastDimKeepsRows) {
+  const Var x = Var::leaf(Tensor::zeros({3, 0}, DType::F64), true);
+  const Var s = sum_last(x);
+  ASSERT_EQ(s.shape(), (Shape{3}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(s.value().data<double>()[i], 0.0);
+  EXPECT_EQ(softmax_last(x).shape(), (Shape{3, 0}));
+  EXPECT_EQ(rms_norm(x, Var(), 1e-6).shape(), (Shape{3, 0}));
+  EXPECT_EQ(layer_norm(x, Var(), Var(), 1e-6).shape(), (Shape{3, 0}));
+  EXPECT_EQ(l2_normalize(x).shape(), (Shape{3, 0}));
+  EXPECT_EQ(add_row(x, cst(Tensor::zeros({0}, DType::F64))).shape(), (Shape{3, 0}));
+  const Var w = Var::leaf(Tensor::zeros({2, 0}, DType::F64), true), b = Var::leaf(randn({2}, 201), true);
+  const Var y = linear(x, w, b);
+  ASSERT_EQ(y.shape(), (Shape{3, 2}));
+  for (int r = 0; r < 3; ++r)
+    for (int n = 0; n < 2; ++n) EXPECT_EQ(y.value().data<double>()[r * 2 + n], b.value().data<double>()[n]);
+  backward(sum(add(sum_last(y), s)));
+  EXPECT_EQ(x.grad().shape(), (Shape{3, 0}));
+  EXPECT_EQ(w.grad().shape(), (Shape{2, 0}));
+  for (int n = 0; n < 2; ++n) EXPECT_EQ(b.grad().data<double>()[n], 3.0);  // 3 rows
+}
+
+// ---- thread-count independence ----------------------------------------------------------------
+// FNV-1a of the loss and every gradient of a small attention block + LM head + conv/group-norm,
+// F32, in each GEMM precision. The GEMMs are big enough to be split over the pool.
+std::string block_hashes() {
+  auto hash = [](const Tensor& t) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    const auto* p = static_cast<const uint8_t*>(t.raw());
+    for (size_t i = 0; i < t.nbytes(); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx ", static_cast<unsigned long long>(h));
+    return std::string(buf);
+  };
+  std::string out;
+  for (GemmPrecision p : {GemmPrecision::kFull, GemmPrecision::kBf16, GemmPrecision::kFp8}) {
+    const int64_t B = 2, T = 96, H = 4, D = 64, C = H * D, V = 1000;
+    Var x = Var::leaf(randn({B * T, C}, 301, 1.0, DType::F32), true);
+    Var wq = Var::leaf(randn({C, C}, 302, 0.05, DType::F32), true),
+        wk = Var::leaf(randn({C, C}, 303, 0.05, DType::F32), true),
+        wv = Var::leaf(randn({C, C}, 304, 0.05, DType::F32), true),
+        wo = Var::leaf(randn({V, C}, 305, 0.05, DType::F32), true);
+    Var nw = Var::leaf(randn({C}, 306, 1.0, DType::F32), true);
+    Var h = rms_norm(x, nw, 1e-6);
+    Var q = reshape(linear(h, wq, Var(), p), {B, T, H, D}), k = reshape(linear(h, wk, Var(), p), {B, T, H, D}),
+        v = reshape(linear(h, wv, Var(), p), {B, T, H, D});
+    Var y = layer_norm(add(reshape(attention(q, k, v, 0.125, true), {B * T, C}), x), Var(), Var(), 1e-5);
+    std::vector<int64_t> targets(size_t(B * T));
+    for (size_t i = 0; i < targets.size(); ++i) targets[i] = int64_t(i * 7919 % V);
+    Var img = Var::leaf(randn({2, 8, 40, 40}, 307, 1.0, DType::F32), true),
+        cw = Var::leaf(randn({32, 8, 3, 3}, 308, 0.1, DType::F32), true);
+    Conv2dOptions o;
+    o.pad_top = o.pad_bottom = o.pad_left = o.pad_right = 1;
+    Var loss = add(cross_entropy(linear(y, wo, Var(), p), targets),
+                   mean(square(group_norm(conv2d(img, cw, Var(), o), Var(), Var(), 8, 1e-6))));
+    backward(loss);
+    out += hash(loss.value());
+    for (const Var* g : {&x, &wq, &wk, &wv, &wo, &nw, &img, &cw}) out += hash(g->grad());
+  }
+  return out;
+}
+
+// Results must not depend on the pool size (JANUS_THREADS, by default the core count), or a
+// checkpoint resumed on another machine would not continue bit for bit. The pool size is fixed per
+// process, so this re-runs the executable with 1, 2, 3 and 7 threads and compares the hashes
+// exactly. (The GEMMs used to split their rows/columns by thread count; OpenBLAS rounds an element
+// differently depending on where it falls in a call, so every gradient differed.)
+TEST(AutogradDeterminism, GradientsDoNotDependOnTheThreadCount) {
+  if (std::getenv("JANUS_AG_THREAD_PROBE")) {
+    std::printf("PROBE %s\n", block_hashes().c_str());
+    return;
+  }
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ASSERT_GT(n, 0);
+  exe[n] = '\0';
+  std::vector<std::string> results;
+  for (int threads : {1, 2, 3, 7}) {
+    const std::string cmd = "JANUS_THREADS=" + std::to_string(threads) + " JANUS_AG_THREAD_PROBE=1 '" +
+                            std::string(exe) + "' --gtest_filter=AutogradDeterminism.* 2>&1";
+    FILE* f = popen(cmd.c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    std::string text;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, f)) text += buf;
+    ASSERT_EQ(pclose(f), 0) << text;
+    const size_t at = text.find("PROBE ");
+    ASSERT_NE(at, std::string::npos) << text;
+    results.push_back(text.substr(at, text.find('\n', at) - at));
+  }
+  for (size_t i = 1; i < results.size(); ++i) EXPECT_EQ(results[i], results[0]) << "thread count index " << i;
 }
 
 TEST(AutogradTape, GraphRunsOnceAndIntermediateGradsAreFreed) {

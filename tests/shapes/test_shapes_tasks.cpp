@@ -1,10 +1,15 @@
 // Shapes-world text tasks and scoring (train/shapes_tasks.h, train/shapes_score.h).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
+#include "train/shapes_dataset.h"
 #include "train/shapes_score.h"
 #include "train/shapes_tasks.h"
 
@@ -196,6 +201,27 @@ TEST(ShapesScore, ImageCategories) {
   EXPECT_DOUBLE_EQ(t.overall(), 0.875);
   EXPECT_DOUBLE_EQ(t.to_json()["colour"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(t.to_json()["exact"].get<double>(), 0.5);
+}
+
+// A meta.json with a field of the wrong type is refused with the file named (it used to escape as
+// nlohmann's bare "[json.exception.type_error.302] type must be number, but is string").
+TEST(ShapesDataset, WrongTypedMetaJsonNamesTheFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(testing::TempDir()) / ("janus_shapes_meta_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "meta.json") << "{\"generator\": \"janus-shapes-v1\", \"seed\": \"7\", \"canvas\": 64}\n";
+  GenOptions opt;
+  opt.out = dir.string();
+  opt.n = 1;
+  opt.seed = 7;
+  std::string msg;
+  try {
+    generate_dataset(opt);
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  fs::remove_all(dir);
+  EXPECT_EQ(msg.rfind((dir / "meta.json").string() + ": ", 0), 0u) << msg;
 }
 
 }  // namespace

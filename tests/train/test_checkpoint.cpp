@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "train/atomic_file.h"
 #include "train/checkpoint.h"
 
 namespace {
@@ -110,6 +111,35 @@ TEST(Checkpoint, KeepsTheLastNAndFindsTheLatest) {
   EXPECT_EQ(left, (std::vector<std::string>{"step-000020", "step-000025"}));
   EXPECT_EQ(tr::find_latest_checkpoint(dir).value(), dir + "/step-000025");
   EXPECT_FALSE(tr::find_latest_checkpoint(dir + "/nothing_here").has_value());
+}
+
+// Folders with a higher step than the one just saved (a damaged newer checkpoint that resume
+// skipped, or an earlier run in the same folder) must not make pruning delete the checkpoint that
+// was just written: it used to count them first and remove the new one at once.
+TEST(Checkpoint, PruningNeverRemovesTheCheckpointJustSaved) {
+  const std::string dir = fresh_dir("prune_newer");
+  RemoveOnExit cleanup{dir};
+  ParamList p = params_with(1.f);
+  tr::save_checkpoint(dir, meta_at(30), p, {}, 0);
+  // 30's weights were damaged after its marker: resume skips it and continues from 20.
+  tr::save_checkpoint(dir, meta_at(20), p, {}, 0);
+  fs::resize_file(dir + "/step-000030/model.safetensors", 10);
+  const std::string saved = tr::save_checkpoint(dir, meta_at(25), p, {}, 1);
+  EXPECT_EQ(tr::validate_checkpoint(saved), "");
+  EXPECT_EQ(tr::find_latest_checkpoint(dir, [](const std::string&) {}).value(), saved);
+  EXPECT_FALSE(fs::exists(dir + "/step-000020"));  // keep_last = 1 among steps <= 25
+}
+
+// read_file's contract: an unreadable path throws naming it (a folder used to read as "").
+TEST(AtomicFile, ReadFileOfAFolderThrowsNamingIt) {
+  const std::string dir = fresh_dir("read_folder");
+  RemoveOnExit cleanup{dir};
+  try {
+    tr::read_file(dir);
+    ADD_FAILURE() << "read_file of a folder returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(dir + ": ", 0), 0u) << e.what();
+  }
 }
 
 TEST(Checkpoint, InterruptedOrDamagedCheckpointsAreSkippedWithALogLine) {

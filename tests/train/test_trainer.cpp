@@ -244,6 +244,41 @@ TEST(Trainer, ResumeFallsBackPastAnInterruptedCheckpointAndRefusesAnotherRecipe)
   }
 }
 
+// The count of steps skipped for non-finite gradients is saved in every checkpoint
+// ("skipped_steps") and must survive a resume: it used to restart from 0, so later checkpoints
+// recorded a wrong total.
+TEST(Trainer, SkippedStepCountSurvivesAResume) {
+  const std::string dir = fresh_dir("skipped");
+  RemoveOnExit cleanup{dir};
+  std::vector<tr::Record> recs = make_records();
+  auto run = [&](int64_t total, bool resume) {
+    ag::ParamList p = {{"w", ag::Var::leaf(Tensor::from_f32({2}, {1.f, 2.f}), true)}};
+    tr::AdamW opt(p, {});
+    tr::PackedLoader data(&recs, tokenize, tr::PackOptions{1, 8, 0, 1, false});
+    tr::TrainerConfig tc;
+    tc.total_steps = total;
+    tc.checkpoint_dir = dir;
+    tc.resume = resume;
+    tc.progress = false;
+    tc.log = [](const std::string&) {};
+    int64_t calls = 0;
+    tr::Trainer t(
+        p, opt, tr::LrSchedule{}, data,
+        [&](const tr::Batch&, tr::Rng&) {  // step 2's gradient is NaN: that update is skipped
+          const float g = ++calls == 2 ? NAN : 1.f;
+          return ag::sum(ag::mul(p[0].var, ag::Var::constant(Tensor::from_f32({2}, {g, g}))));
+        },
+        tc);
+    t.run();
+    return t.skipped_steps();
+  };
+  EXPECT_EQ(run(3, false), 1);
+  EXPECT_EQ(run(4, true), 1);  // resumed at step 3, one more (finite) step
+  const tr::Checkpoint c = tr::load_checkpoint(tr::find_latest_checkpoint(dir).value());
+  EXPECT_EQ(c.meta.step, 4);
+  EXPECT_EQ(c.meta.extra.value("skipped_steps", int64_t(-1)), 1);
+}
+
 TEST(Trainer, GradAccumulationAveragesMicroBatches) {
   // One step with grad_accum 2 equals the mean of the two micro-batch losses' gradients: check via
   // the reported loss (mean of the two forward losses, computed independently here).

@@ -1,5 +1,6 @@
 // Image decoding against PIL, hostile inputs, EXIF orientation, PNG text chunks (vision/image.h).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -145,6 +146,44 @@ TEST(DecodeImage, EveryPrefixOfAFixtureFailsCleanlyOrDecodes) {
     std::printf("%-24s %zu prefixes: %zu decoded, the rest refused\n", f, bytes.size(), ok);
     EXPECT_LE(ok, 2u) << f;  // at most a prefix that only drops trailing bytes after the image
   }
+}
+
+// Header parsers must not read past `size`: the bytes are placed so that the first byte after
+// them is on a PROT_NONE page, so any over-read faults. Every prefix of a 34-byte WebP VP8X header
+// (the shortest header is 30 bytes: RIFF + "VP8X" chunk header + 10 payload bytes) must give an
+// Error or decode, never a crash.
+TEST(DecodeImage, HeaderParsersStayInsideTheBuffer) {
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* guard = static_cast<uint8_t*>(mem) + page;
+  ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
+  std::string vp8x("RIFF\x1a\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0\x07\0\0\x04\0\0", 30);
+  vp8x += std::string(4, '\0');
+  for (size_t n = 0; n <= vp8x.size(); ++n) {
+    uint8_t* p = guard - n;
+    std::memcpy(p, vp8x.data(), n);
+    try {
+      decode_image(p, n, "x.webp");
+    } catch (const Error&) {
+    }
+  }
+  munmap(mem, 2 * page);
+}
+
+// A folder given as an image path is an Error naming it (it used to escape as a bare
+// std::ios_base::failure "basic_filebuf::underflow error reading the file: Is a directory").
+TEST(DecodeImage, FolderPathIsAnErrorNamingIt) {
+  const std::string dir = image_dir();
+  std::string msg;
+  try {
+    load_image(dir);
+  } catch (const Error& e) {
+    msg = e.what();
+  } catch (const std::exception& e) {
+    msg = std::string("not a kernels::Error: ") + e.what();
+  }
+  EXPECT_EQ(msg.rfind(dir + ": ", 0), 0u) << msg;
 }
 
 TEST(SavePng, TextChunksRoundTripAndPixelsAreLossless) {

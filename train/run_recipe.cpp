@@ -65,8 +65,12 @@ const char* precision_name(kernels::ag::GemmPrecision p) {
 }
 
 StageFreeze janus_stage_freeze(int stage) {
-  if (stage == 1) return {{"*"}, {"aligner.*", "gen_aligner.*", "gen_head.*", "gen_embed.*"}};
-  if (stage == 2 || stage == 3) return {{"vision_model.*", "gen_vision_model.*"}, {}};
+  // Names as llm::TrainableJanus holds them (transformers `janus` layout, either checkpoint layout).
+  if (stage == 1)
+    return {
+        {"*"},
+        {"model.aligner.*", "model.generation_aligner.*", "model.generation_head.*", "model.generation_embeddings.*"}};
+  if (stage == 2 || stage == 3) return {{"model.vision_model.*", "model.vqmodel.*"}, {}};
   return {};
 }
 

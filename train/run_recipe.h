@@ -32,9 +32,8 @@
 // Janus stages (extension point): "janus": {"stage": s} is parsed and validated here, and implies
 // the stage's freezing before the recipe's own freeze/unfreeze lists: stage 1 trains only the
 // aligners and the generation head/embedding (janus_stage_freeze()), stages 2 and 3 train
-// everything but the vision encoders. Running such a recipe needs the Janus trainable model;
-// until it exists, run_text.h refuses it with "<file>: janus.stage: needs the Janus trainable
-// model, which this build does not have yet".
+// everything but the vision encoders (SigLIP and the VQ tokenizer). train/run_janus.h runs such
+// recipes (`janus train` dispatches there); TextRun refuses them.
 //
 // The resume hash (Recipe::hash) covers these keys too (all but name and output), so a resumed
 // run cannot silently change the model, tokenizer, task, precision or balancing.

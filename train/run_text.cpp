@@ -83,8 +83,8 @@ TextRun::TextRun(RunRecipe recipe, RunOverrides ov) {
   const std::string& src = recipe.source;
   if (recipe.janus_stage != 0)
     throw std::runtime_error(src +
-                             ": janus.stage: needs the Janus trainable model, which this build does not have yet "
-                             "(text-backbone recipes only)");
+                             ": janus.stage: needs the Janus trainable model: run it with train::JanusRun "
+                             "(train/run_janus.h); TextRun trains text backbones only");
   auto tok = tokenizers::Tokenizer::from_dir(recipe.tokenizer_dir);
   std::string config_source;
   llm::TrainableModel model = [&] {

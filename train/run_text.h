@@ -17,7 +17,8 @@
 // trainer buffers, so checkpoints carry them and resume stays bit-exact.
 //
 // Errors: std::runtime_error / kernels::Error naming the recipe file, folder or record. A Janus
-// stage recipe throws "<file>: janus.stage: needs the Janus trainable model, ..." (see run_recipe.h).
+// stage recipe throws "<file>: janus.stage: needs the Janus trainable model: run it with
+// train::JanusRun ..." (train/run_janus.h runs those).
 // Not thread-safe.
 #pragma once
 #include <cstdint>

@@ -213,6 +213,7 @@ VqLosses vq_tokenizer_losses(const TrainVqModel& m, const Var& pixels, const VqL
   VqLosses l;
   TrainVqModel::Quantized qz = m.quantize(m.encode_latents(pixels));
   l.codes = qz.codes;
+  l.z_normed = qz.z_normed;
   l.reconstruction_image = m.decode_latents(qz.z_st);
   l.reconstruction = ag::mean(ag::square(ag::sub(l.reconstruction_image, pixels)));
   l.codebook = ag::mean(ag::square(ag::sub(qz.q, ag::detach(qz.z_normed))));

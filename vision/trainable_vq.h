@@ -96,6 +96,7 @@ struct VqLosses {
   kernels::ag::Var total, reconstruction, codebook, commitment;  // each [1]
   kernels::ag::Var reconstruction_image;                         // x̂ [B, C, H, W]
   std::vector<int64_t> codes;                                    // [B·h·w]
+  kernels::ag::Var z_normed;                                     // ẑ [B·h·w, E] (e.g. codebook restarts)
 };
 
 // One generator-side training forward of the VQ tokenizer on pixels [B, C, H, W] in [-1, 1].

@@ -1,8 +1,8 @@
 // janus train --recipe FILE.json [--resume] [--steps N] [--out DIR] [--threads N] [--quiet]
-// Trains a text backbone as the recipe says (schema: train/run_recipe.h; a "kind": "vq" recipe
-// trains the VQ image tokenizer instead, train/run_vq.h): progress line on
-// stderr, metrics JSONL, checkpoints (resumable bit-exactly with --resume), a loss-curve PNG and
-// the final model exported as an HF folder that `janus run --model DIR` loads.
+// Trains a text backbone (or a Janus stage, train/run_janus.h) as the recipe says (schema: train/run_recipe.h; a
+// "kind": "vq" recipe trains the VQ image tokenizer instead, train/run_vq.h): progress line on stderr, metrics JSONL,
+// checkpoints (resumable bit-exactly with --resume), a loss-curve PNG and the final model exported as an HF folder that
+// `janus run --model DIR` loads.
 // --steps N stops after N steps (the lr schedule still spans the recipe's train.steps, so the run
 // can be continued later with --resume); --out DIR replaces the recipe's output.dir.
 #include <cstdio>
@@ -14,6 +14,7 @@
 #include "kernels/thread_pool.h"
 #include "train/atomic_file.h"
 #include "train/malloc_tuning.h"
+#include "train/run_janus.h"
 #include "train/run_text.h"
 #include "train/run_vq.h"
 
@@ -59,6 +60,14 @@ int train(const TrainArgs& a) {
   ov.stop_at_step = a.steps;
   ov.resume = a.resume;
   ov.progress = !a.quiet;
+  if (r.janus_stage != 0) {  // Janus-Pro stages: train/run_janus.h
+    train::JanusRun run(std::move(r), ov);
+    const train::RunSummary s = run.run();
+    std::fprintf(stderr, "trained steps %lld..%lld: loss %.4f -> %.4f\nmodel: %s\nmetrics: %s\n",
+                 (long long)s.start_step, (long long)s.last.step, s.first_loss, s.last.loss, s.export_dir.c_str(),
+                 run.recipe().metrics_path.c_str());
+    return 0;
+  }
   train::TextRun run(std::move(r), ov);
   const train::RunSummary s = run.run();
   std::fprintf(stderr, "trained steps %lld..%lld: loss %.4f -> %.4f", (long long)s.start_step, (long long)s.last.step,

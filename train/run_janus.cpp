@@ -1,0 +1,463 @@
+#include "train/run_janus.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "llm/janus_config.h"
+#include "llm/safetensors.h"
+#include "tokenizers/chat_template.h"
+#include "tokenizers/tokenizer.h"
+#include "train/freeze.h"
+#include "train/prefetch.h"
+#include "vision/image.h"
+#include "vision/preprocess.h"
+
+namespace janus::train {
+
+namespace fs = std::filesystem;
+namespace ag = kernels::ag;
+using kernels::Tensor;
+
+namespace {
+
+constexpr int32_t kUnd = 0, kGen = 1;  // Batch::segments tags: understanding / t2i row tokens
+
+// One tokenised record: ids, next-token targets (kIgnoreIndex where untrained), and its kind.
+struct Row {
+  std::vector<int64_t> ids, targets;
+  bool gen = false;
+};
+
+// One record per row, in the seeded epoch order; the batch's seq_len is its longest row.
+// Batch::segments holds kUnd / kGen on a row's tokens and -1 on padding; examples[r] is row r.
+class JanusLoader : public DataSource {
+ public:
+  using TokenizeRow = std::function<Row(const Record&)>;
+  JanusLoader(const std::vector<Record>* records, TokenizeRow tok, int64_t rows, int64_t pad, uint64_t seed,
+              bool shuffle)
+      : records_(records), tok_(std::move(tok)), rows_(rows), pad_(pad), seed_(seed), shuffle_(shuffle) {}
+
+  Batch next_batch() override {
+    std::vector<Row> rows;
+    std::vector<DataCursor> at;
+    std::vector<std::vector<std::string>> images;
+    for (int64_t r = 0; r < rows_; ++r) {
+      const Record& rec = (*records_)[size_t(record_index(cursor_))];
+      at.push_back(cursor_);
+      rows.push_back(tok_(rec));
+      images.push_back(rec.images);
+      advance();
+    }
+    Batch b;
+    b.rows = rows_;
+    for (const Row& r : rows) b.seq_len = std::max<int64_t>(b.seq_len, int64_t(r.ids.size()));
+    const size_t n = size_t(b.rows * b.seq_len);
+    b.tokens.assign(n, pad_);
+    b.targets.assign(n, kIgnoreIndex);
+    b.segments.assign(n, -1);
+    b.positions.assign(n, 0);
+    for (int64_t r = 0; r < b.rows; ++r) {
+      const Row& row = rows[size_t(r)];
+      for (size_t t = 0; t < row.ids.size(); ++t) {
+        const size_t i = size_t(r * b.seq_len) + t;
+        b.tokens[i] = row.ids[t];
+        b.targets[i] = row.targets[t];
+        b.segments[i] = row.gen ? kGen : kUnd;
+        b.positions[i] = int64_t(t);
+        b.target_tokens += row.targets[t] != kIgnoreIndex;
+      }
+      b.real_tokens += int64_t(row.ids.size());
+      b.examples.push_back({r, 0, int64_t(row.ids.size()), at[size_t(r)], images[size_t(r)]});
+    }
+    return b;
+  }
+  DataCursor cursor() const override { return cursor_; }
+  void seek(const DataCursor& c) override { cursor_ = c; }
+
+  // Thread-safe (the prepare step on worker threads names records through it).
+  int64_t record_index(const DataCursor& c) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = orders_.find(c.epoch);
+    if (it == orders_.end()) {
+      it = orders_.emplace(c.epoch, epoch_order(int64_t(records_->size()), seed_, c.epoch, shuffle_)).first;
+      while (orders_.size() > 3) orders_.erase(orders_.begin());
+    }
+    return it->second.at(size_t(c.index));
+  }
+  const Record& record(const DataCursor& c) const { return (*records_)[size_t(record_index(c))]; }
+
+ private:
+  void advance() {
+    if (++cursor_.index >= int64_t(records_->size())) cursor_ = {cursor_.epoch + 1, 0};
+  }
+  const std::vector<Record>* records_;
+  TokenizeRow tok_;
+  int64_t rows_, pad_;
+  uint64_t seed_;
+  bool shuffle_;
+  DataCursor cursor_;
+  mutable std::mutex mu_;
+  mutable std::map<int64_t, std::vector<int64_t>> orders_;
+};
+
+bool is_gen_task(const Record& r) { return r.task == "t2i"; }
+
+}  // namespace
+
+struct JanusRun::Impl {
+  RunRecipe recipe;
+  RunOverrides ov;
+  tokenizers::Tokenizer tok;
+  llm::TrainableJanus model;
+  std::string config_source;
+  tokenizers::ChatTemplate tmpl = tokenizers::ChatTemplate::from_name("janus");
+  int64_t bos = -1, eos = -1, pad = 0, image_id = -1, n_image = 0, n_codes = 0;
+  int image_side = 0, gen_side = 0;
+  std::vector<Record> records;
+  std::unique_ptr<JanusLoader> loader;
+  std::unique_ptr<PrefetchSource> prefetch;
+  std::unique_ptr<AdamW> opt;
+  std::unique_ptr<Trainer> trainer;
+  mutable std::mutex log_mu;
+  std::atomic<int64_t> skipped{0};
+  int64_t first_step_of_run = 1;
+  double first_loss = NAN;
+
+  Impl(RunRecipe r, RunOverrides o, tokenizers::Tokenizer t, llm::TrainableJanus m)
+      : recipe(std::move(r)), ov(std::move(o)), tok(std::move(t)), model(std::move(m)) {}
+
+  void log(const std::string& m) const {
+    std::lock_guard<std::mutex> lock(log_mu);
+    if (ov.log)
+      ov.log(m);
+    else
+      std::cerr << m << "\n";
+  }
+
+  void encode(std::vector<int64_t>& out, const std::string& s) const {
+    for (int32_t id : tok.encode(s)) out.push_back(id);
+  }
+
+  [[noreturn]] void fail(const Record& r, const std::string& m) const { throw std::runtime_error(r.source + ": " + m); }
+
+  Row tokenize(const Record& rec) const {
+    const int64_t seq_len = recipe.base.pack.seq_len;
+    Row row;
+    std::vector<int64_t> prompt;
+    if (recipe.add_bos && bos >= 0) prompt.push_back(bos);
+    if (is_gen_task(rec)) {
+      if (rec.images.size() != 1)
+        fail(rec, "a t2i record needs exactly one image (the target), got " + std::to_string(rec.images.size()));
+      encode(prompt, tmpl.render({{"user", rec.prompt}}, true) + "<begin_of_image>");
+      if (int64_t(prompt.size()) + n_codes > seq_len)
+        fail(rec, std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(n_codes) +
+                      " image codes exceed data.seq_len " + std::to_string(seq_len));
+      row.gen = true;
+      row.ids = prompt;
+      row.targets.assign(prompt.size(), kIgnoreIndex);
+      return row;
+    }
+    std::vector<int64_t> answer;
+    bool answer_only = false;
+    if (rec.answer.empty() && rec.prompt.empty() && !rec.text.empty() && rec.images.empty()) {
+      encode(answer, rec.text);
+    } else {
+      std::string user = rec.prompt;
+      if (user.find(tmpl.image_tag) == std::string::npos) {
+        std::string tags;
+        for (size_t i = 0; i < rec.images.size(); ++i) tags += tmpl.image_tag + "\n";
+        user = tags + user;
+      }
+      tokenizers::ChatOptions co;
+      co.expand_images = true;
+      encode(prompt, tmpl.render({{"user", user}}, co));
+      encode(answer, " " + (rec.answer.empty() ? rec.text : rec.answer));
+      answer_only = recipe.loss == LossScope::kAnswer || (recipe.loss == LossScope::kRecord && rec.answer_only_loss);
+    }
+    if (recipe.add_eos && eos >= 0) answer.push_back(eos);
+    const int64_t n_ph = std::count(prompt.begin(), prompt.end(), image_id);
+    if (n_ph != int64_t(rec.images.size()) * n_image)
+      fail(rec, std::to_string(n_ph) + " image placeholders in the prompt for " + std::to_string(rec.images.size()) +
+                    " image(s) of " + std::to_string(n_image) + " tokens");
+    Example e = make_example(prompt, answer, answer_only);
+    if (int64_t(e.ids.size()) > seq_len) {
+      int64_t last_ph = -1;
+      for (size_t t = 0; t < e.ids.size(); ++t)
+        if (e.ids[t] == image_id) last_ph = int64_t(t);
+      if (last_ph >= seq_len) fail(rec, "the image placeholders reach past data.seq_len " + std::to_string(seq_len));
+      e.ids.resize(size_t(seq_len));
+      e.loss.resize(size_t(seq_len));
+    }
+    row.ids = e.ids;
+    row.targets.assign(e.ids.size(), kIgnoreIndex);
+    for (size_t t = 0; t + 1 < e.ids.size(); ++t)
+      if (e.loss[t + 1] && e.ids[t + 1] != image_id) row.targets[t] = e.ids[t + 1];
+    return row;
+  }
+
+  // Worker thread: load + preprocess every image of the batch into pixel_values (in order).
+  void prepare(Batch& b) {
+    for (auto& ex : b.examples) {
+      const Record& rec = loader->record(ex.cursor);
+      const bool gen = b.segments[size_t(ex.row * b.seq_len)] == kGen;
+      vision::PreprocessOptions po;
+      po.image_size = gen ? gen_side : image_side;
+      std::vector<Tensor> px;
+      for (const std::string& path : ex.images) {
+        try {
+          px.push_back(vision::preprocess(vision::to_rgb8(vision::load_image(path)), po));
+        } catch (const std::exception& e) {
+          const std::string msg = rec.source + ": image '" + path + "': " + e.what();
+          if (!recipe.base.jsonl.skip_bad) throw std::runtime_error(msg);
+          px.clear();
+          ex.length = 0;  // dropped: loss() logs the message (on the training thread) and skips the row
+          ex.images = {"skipping " + msg};
+          break;
+        }
+      }
+      for (auto& t : px) b.pixel_values.push_back(std::move(t));
+    }
+  }
+
+  static Tensor stack(const std::vector<const Tensor*>& xs) {
+    const Tensor& f = *xs[0];
+    kernels::Shape s = f.shape();
+    s.insert(s.begin(), int64_t(xs.size()));
+    Tensor out = Tensor::empty(s, kernels::DType::F32);
+    for (size_t i = 0; i < xs.size(); ++i)
+      std::memcpy(out.data<float>() + i * size_t(f.numel()), xs[i]->contiguous().data<float>(), f.nbytes());
+    return out;
+  }
+
+  ag::Var loss(const Batch& b) {
+    std::vector<int64_t> und_rows, gen_rows;
+    std::vector<const Tensor*> und_px, gen_px;
+    size_t pi = 0;
+    for (const auto& ex : b.examples) {
+      const bool gen = b.segments[size_t(ex.row * b.seq_len)] == kGen;
+      if (ex.length == 0) {
+        log(ex.images.at(0));
+        ++skipped;
+        continue;
+      }
+      for (size_t i = 0; i < ex.images.size(); ++i) (gen ? gen_px : und_px).push_back(&b.pixel_values.at(pi++));
+      (gen ? gen_rows : und_rows).push_back(ex.row);
+    }
+    struct Part {
+      ag::Var ce;
+      int64_t n;
+    };
+    std::vector<Part> parts;
+    if (!und_rows.empty()) {
+      int64_t T = 0;
+      for (const auto& ex : b.examples)
+        if (ex.length > 0 && b.segments[size_t(ex.row * b.seq_len)] == kUnd) T = std::max(T, ex.length);
+      const int64_t B = int64_t(und_rows.size());
+      std::vector<int64_t> ids(size_t(B * T), pad), targets(size_t(B * T), kIgnoreIndex);
+      int64_t n = 0;
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t t = 0; t < T; ++t) {
+          const size_t src = size_t(und_rows[size_t(i)] * b.seq_len + t);
+          if (b.segments[src] < 0) continue;
+          ids[size_t(i * T + t)] = b.tokens[src];
+          targets[size_t(i * T + t)] = b.targets[src];
+          n += b.targets[src] != kIgnoreIndex;
+        }
+      ag::Var px = und_px.empty() ? ag::Var() : ag::Var::constant(stack(und_px));
+      ag::Var ce = model.understanding_loss(ids, B, T, px, targets);
+      trainer->record("loss_und", ce.value().to_f32_vector()[0]);
+      if (n > 0) parts.push_back({ce, n});
+    }
+    if (!gen_rows.empty()) {
+      std::vector<int64_t> codes;
+      {
+        ag::NoGradGuard ng;
+        const auto& vq = model.vq();
+        codes = vq.quantize(vq.encode_latents(ag::Var::constant(stack(gen_px)))).codes;
+      }
+      // Rows with the same prompt length run together.
+      std::map<int64_t, std::vector<size_t>> by_len;
+      size_t gi = 0;
+      for (const auto& ex : b.examples)
+        if (ex.length > 0 && b.segments[size_t(ex.row * b.seq_len)] == kGen) by_len[ex.length].push_back(gi++);
+      double sum = 0;
+      int64_t total = 0;
+      for (const auto& [P, members] : by_len) {
+        std::vector<int64_t> prompt, cs;
+        for (size_t g : members) {
+          const int64_t row = gen_rows[g];
+          prompt.insert(prompt.end(), b.tokens.begin() + row * b.seq_len, b.tokens.begin() + row * b.seq_len + P);
+          cs.insert(cs.end(), codes.begin() + int64_t(g) * n_codes, codes.begin() + int64_t(g + 1) * n_codes);
+        }
+        const int64_t B = int64_t(members.size());
+        ag::Var ce = model.generation_loss(prompt, cs, B, P, n_codes);
+        sum += ce.value().to_f32_vector()[0] * double(B * n_codes);
+        total += B * n_codes;
+        parts.push_back({ce, B * n_codes});
+      }
+      trainer->record("loss_gen", sum / double(total));
+    }
+    int64_t N = 0;
+    for (const auto& p : parts) N += p.n;
+    if (N == 0) {  // every record dropped: a zero loss with zero gradients
+      for (const auto& p : model.params())
+        if (p.trainable) return ag::scale(ag::sum(p.var), 0.0);
+      throw std::runtime_error(recipe.source + ": no trainable parameter");
+    }
+    ag::Var total;
+    for (const auto& p : parts) {
+      ag::Var w = ag::scale(p.ce, double(p.n) / double(N));
+      total = total.defined() ? ag::add(total, w) : w;
+    }
+    return total;
+  }
+};
+
+JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
+  const std::string src = recipe.source;
+  if (recipe.janus_stage < 1 || recipe.janus_stage > 3)
+    throw std::runtime_error(src + ": janus.stage: JanusRun needs a Janus stage (1, 2 or 3)");
+  if (recipe.precision != ag::GemmPrecision::kFull)
+    throw std::runtime_error(src + ": precision: \"" + precision_name(recipe.precision) +
+                             "\" is not wired into the Janus model yet (llm::TrainableJanus runs f32 GEMMs); "
+                             "use \"fp32\"");
+  auto tok = tokenizers::Tokenizer::from_dir(recipe.tokenizer_dir);
+  std::string config_source;
+  llm::TrainableJanus model = [&] {
+    if (!recipe.init_from.empty()) {
+      config_source = recipe.init_from + "/config.json";
+      return llm::TrainableJanus::from_checkpoint(recipe.init_from);
+    }
+    config_source = recipe.config_path;
+    return llm::TrainableJanus::random(llm::load_janus_config(recipe.config_path), recipe.init_seed);
+  }();
+  impl_ = std::make_unique<Impl>(std::move(recipe), std::move(ov), std::move(tok), std::move(model));
+  Impl& m = *impl_;
+  m.config_source = config_source;
+  const llm::JanusConfig& c = m.model.config();
+  if (int64_t(m.tok.vocab_size()) > c.text.vocab_size)
+    throw std::runtime_error(src + ": tokenizer " + m.recipe.tokenizer_dir + " has " +
+                             std::to_string(m.tok.vocab_size()) + " tokens but the model's vocab_size is " +
+                             std::to_string(c.text.vocab_size));
+  m.image_id = c.image_token_id >= 0 ? c.image_token_id : m.tok.token_to_id("<image_placeholder>");
+  if (m.image_id < 0)
+    throw std::runtime_error(src + ": the model config has no image_token_id and tokenizer " + m.recipe.tokenizer_dir +
+                             " has no <image_placeholder>");
+  if (m.tok.token_to_id("<image_placeholder>") != m.image_id)
+    throw std::runtime_error(src + ": config image_token_id " + std::to_string(m.image_id) +
+                             " is not the tokenizer's <image_placeholder> (" +
+                             std::to_string(m.tok.token_to_id("<image_placeholder>")) + ")");
+  m.model.set_image_token_id(m.image_id);
+  m.bos = m.tok.bos_id();
+  m.eos = m.tok.eos_id();
+  m.pad = m.tok.pad_id() >= 0 ? m.tok.pad_id() : (m.eos >= 0 ? m.eos : 0);
+  m.n_image = c.image_tokens();
+  m.n_codes = c.gen_image_tokens();
+  m.image_side = int(c.vision.image_size);
+  m.gen_side = int(c.vq.num_patches << (c.vq.num_levels() - 1));
+  m.tmpl.image_tokens = int(m.n_image);
+  const Recipe& r = m.recipe.base;
+
+  JsonlOptions jo = r.jsonl;
+  jo.log = [this](const std::string& s) { impl_->log(s); };
+  for (const auto& f : r.train_files) {
+    auto recs = read_jsonl(f, jo);
+    m.records.insert(m.records.end(), std::make_move_iterator(recs.begin()), std::make_move_iterator(recs.end()));
+  }
+  if (m.records.empty()) throw std::runtime_error(src + ": data.train: no records in the listed files");
+
+  auto& params = m.model.params();
+  const StageFreeze st = janus_stage_freeze(m.recipe.janus_stage);
+  const std::vector<std::pair<const std::vector<std::string>*, const char*>> lists = {
+      {&st.freeze, "janus.stage freeze"},
+      {&st.unfreeze, "janus.stage unfreeze"},
+      {&r.freeze, "freeze"},
+      {&r.unfreeze, "unfreeze"}};
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const auto& [list, what] = lists[i];
+    if (list->empty()) continue;
+    FreezeReport rep = (i % 2 == 0 ? freeze : unfreeze)(params, *list);
+    if (!rep.unmatched_patterns.empty())
+      throw std::runtime_error(src + ": " + what + ": pattern '" + rep.unmatched_patterns[0] +
+                               "' matches no parameter");
+  }
+  m.log("janus stage " + std::to_string(m.recipe.janus_stage) + ": " + count_trainable(params).summary());
+
+  m.loader = std::make_unique<JanusLoader>(
+      &m.records, [this](const Record& rec) { return impl_->tokenize(rec); }, r.pack.rows, m.pad, r.pack.seed,
+      r.pack.shuffle);
+  m.prefetch = std::make_unique<PrefetchSource>(
+      *m.loader, [this](Batch& b) { impl_->prepare(b); }, 2);
+  m.opt = std::make_unique<AdamW>(params, r.adamw);
+  TrainerConfig tc;
+  tc.total_steps = m.ov.stop_at_step > 0 ? m.ov.stop_at_step : r.steps;
+  tc.grad_accum = r.grad_accum;
+  tc.clip_norm = r.clip_norm;
+  tc.seed = r.seed;
+  tc.checkpoint_dir = m.recipe.checkpoint_dir;
+  tc.checkpoint_every = r.checkpoint_every;
+  tc.keep_last = r.keep_last;
+  tc.recipe_hash = r.hash;
+  tc.metrics_path = m.recipe.metrics_path;
+  tc.loss_curve_path = m.recipe.loss_plot_path;
+  tc.progress = m.ov.progress;
+  tc.log_every = r.log_every;
+  tc.log = m.ov.log;
+  m.trainer = std::make_unique<Trainer>(
+      params, *m.opt, r.schedule, *m.prefetch, [this](const Batch& b, Rng&) { return impl_->loss(b); }, tc);
+  m.trainer->add_hook([this](const StepResult& s) {
+    if (s.step == impl_->first_step_of_run) impl_->first_loss = s.loss;
+  });
+}
+
+JanusRun::~JanusRun() = default;
+
+llm::TrainableJanus& JanusRun::model() { return impl_->model; }
+const RunRecipe& JanusRun::recipe() const { return impl_->recipe; }
+int64_t JanusRun::skipped_records() const { return impl_->skipped.load(); }
+
+RunSummary JanusRun::run() {
+  Impl& m = *impl_;
+  fs::create_directories(m.recipe.output_dir);
+  RunSummary s;
+  if (m.ov.resume) m.trainer->resume();
+  s.start_step = m.trainer->step();
+  m.first_loss = NAN;
+  m.first_step_of_run = s.start_step + 1;
+  s.last = m.trainer->run();
+  s.first_loss = m.first_loss;
+  s.export_dir = m.recipe.export_dir;
+  export_model(s.export_dir);
+  m.log("exported the model to " + s.export_dir);
+  return s;
+}
+
+void JanusRun::export_model(const std::string& dir) const {
+  const Impl& m = *impl_;
+  if (m.model.config().layout != llm::JanusLayout::kTransformers)
+    throw std::runtime_error(m.recipe.source + ": export: " + m.config_source +
+                             " is the original multi_modality layout; export writes the transformers janus "
+                             "layout and cannot convert that config yet");
+  fs::create_directories(dir);
+  llm::NamedTensors ts;
+  for (const auto& p : m.model.params()) ts.push_back({p.name, p.var.value()});
+  llm::write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
+  fs::copy_file(m.config_source, dir + "/config.json", fs::copy_options::overwrite_existing);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+    const fs::path p = fs::path(m.recipe.tokenizer_dir) / f;
+    if (fs::exists(p)) fs::copy_file(p, fs::path(dir) / f, fs::copy_options::overwrite_existing);
+  }
+  if (!m.recipe.init_from.empty()) {
+    const fs::path g = fs::path(m.recipe.init_from) / "generation_config.json";
+    if (fs::exists(g)) fs::copy_file(g, fs::path(dir) / "generation_config.json", fs::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace janus::train

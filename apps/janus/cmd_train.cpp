@@ -23,7 +23,7 @@ namespace {
 
 struct TrainArgs {
   std::string recipe, out;
-  bool resume = false, quiet = false;
+  bool resume = false, quiet = false, skip_bad = false;
   int64_t steps = 0;
   int threads = 0;
 };
@@ -56,6 +56,7 @@ int train(const TrainArgs& a) {
   }
   train::RunRecipe r = train::load_run_recipe(a.recipe);
   if (!a.out.empty()) train::set_output_dir(r, a.out);
+  if (a.skip_bad) r.base.jsonl.skip_bad = true;  // bad records and images: log a line and skip them
   train::RunOverrides ov;
   ov.stop_at_step = a.steps;
   ov.resume = a.resume;
@@ -87,6 +88,8 @@ Registrar reg("train", "Train or fine-tune a model from a recipe JSON (train/run
   sub.add_option("--out", a->out, "output folder (replaces the recipe's output.dir)");
   sub.add_option("--threads", a->threads, "CPU threads (default: all cores)");
   sub.add_flag("--quiet", a->quiet, "no progress line");
+  sub.add_flag("--skip-bad", a->skip_bad,
+               "log and skip bad JSONL records and unreadable images (recipe data.skip_bad)");
   return [a] { return train(*a); };
 });
 

@@ -17,7 +17,8 @@ using kernels::Tensor;
 
 // A tiny random Llama whose vocabulary matches the committed trained tokenizer (1200 tokens).
 fs::path make_text_model() {
-  const fs::path dir = fs::path(JANUS_BINARY_DIR) / "text_model_tmp";
+  const fs::path dir = fs::path(JANUS_BINARY_DIR) / "text_model_tmp" /
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name();  // ctest -j: one dir per test
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string tok = std::string(JANUS_FIXTURES) + "/tokenizers/trained/";

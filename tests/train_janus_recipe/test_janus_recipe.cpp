@@ -30,7 +30,8 @@ const std::string kModel = std::string(JANUS_FIXTURES) + "/janus/hf";
 
 fs::path root() {
   static const fs::path dir = [] {
-    fs::path d = fs::path(JANUS_BINARY_DIR) / "train_janus_recipe_tmp";
+    fs::path d = fs::path(JANUS_BINARY_DIR) / "train_janus_recipe_tmp" /
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name();  // ctest -j: one dir per test
     fs::remove_all(d);
     tr::shapes::GenOptions g;
     g.out = (d / "data").string();

@@ -39,8 +39,12 @@ TextReply TextModel::chat(const std::vector<tokenizers::ChatMessage>& messages, 
                           const TextCallbacks& cb) const {
   const auto& tpl = chat_template();
   const std::string text = tpl.render(messages, true);
-  const auto ids = tok_.encode(text, /*add_special=*/false);  // the template writes BOS itself
-  return run(std::vector<int64_t>(ids.begin(), ids.end()), tpl.generation_opens_think(), std::move(opt), cb);
+  std::vector<int64_t> prompt;
+  // Every template writes BOS itself except Janus', whose prompt takes BOS in front (as
+  // cmd_chat / cmd_generate do, janus.md §4.1).
+  if (tpl.format() == tokenizers::ChatFormat::kJanus && tok_.bos_id() >= 0) prompt.push_back(tok_.bos_id());
+  for (int32_t t : tok_.encode(text, /*add_special=*/false)) prompt.push_back(t);
+  return run(prompt, tpl.generation_opens_think(), std::move(opt), cb);
 }
 
 TextReply TextModel::complete(const std::string& text, GenerateOptions opt, const TextCallbacks& cb) const {

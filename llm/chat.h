@@ -26,7 +26,8 @@ struct TextReply {
 class TextModel {
  public:
   // Loads the model, tokenizer.json (+ tokenizer_config.json) and, when recognised, the chat
-  // template of `dir` (without one, chat() throws until set_chat_template()).
+  // template of `dir` (without one, chat() throws until set_chat_template()). A Janus folder runs
+  // text-only: its language model (Model::load) with the Janus template (ChatTemplate::for_model).
   static TextModel load(const std::string& dir);
   TextModel(std::unique_ptr<Model> model, tokenizers::Tokenizer tok, std::optional<tokenizers::ChatTemplate> tpl,
             std::string no_template_reason = "");
@@ -36,7 +37,8 @@ class TextModel {
   const tokenizers::ChatTemplate& chat_template() const;
   void set_chat_template(tokenizers::ChatTemplate tpl) { tpl_ = std::move(tpl); }
 
-  // Chat: renders the messages with the generation prompt, then generates. The model's and the
+  // Chat: renders the messages with the generation prompt (the Janus template with the tokenizer's
+  // BOS in front, as the Janus apps do), then generates. The model's and the
   // tokenizer's EOS ids are added to opt.stop_tokens; the stop token is not part of the text.
   TextReply chat(const std::vector<tokenizers::ChatMessage>& messages, GenerateOptions opt,
                  const TextCallbacks& cb = {}) const;

@@ -1,8 +1,11 @@
 #include "llm/model.h"
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "llm/architectures.h"
+#include "llm/janus_config.h"
 #include "llm/weights.h"
 
 namespace janus::llm {
@@ -26,17 +29,35 @@ Tensor load_embedding(const TensorStore& s, const std::string& name, int64_t V, 
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& dir) {
-  std::unique_ptr<Model> m = load(load_config(dir + "/config.json"), TensorStore::open_dir(dir), BackboneNames{});
+  const std::string cfg_path = dir + "/config.json";
+  std::ifstream f(cfg_path, std::ios::binary);
+  if (!f) throw kernels::Error(cfg_path + ": cannot open (missing config.json?)");
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ModelConfig cfg;
+  BackboneNames names;
+  const bool janus = is_janus_config_text(text);
+  if (janus) {  // the language model of a Janus checkpoint; its vision/generation tensors are not ours
+    JanusConfig jc = parse_janus_config(text, cfg_path);
+    const JanusNames jn = janus_names(jc.layout);
+    cfg = std::move(jc.text);
+    names = BackboneNames{jn.lm_prefix, jn.lm_head};
+  } else {
+    cfg = parse_config(text, cfg_path);
+  }
+  std::unique_ptr<Model> m = load(std::move(cfg), TensorStore::open_dir(dir), names);
   const TensorStore& s = m->store_;
-  for (const auto& n : s.names())  // non-persistent buffers some exporters save
-    if (n.find("rotary_emb.inv_freq") != std::string::npos) s.mark_used(n);
-  const auto unused = s.unused_names();
+  std::vector<std::string> unused;
+  for (const auto& n : s.unused_names()) {
+    if (n.find("rotary_emb.inv_freq") != std::string::npos) continue;  // non-persistent buffers some exporters save
+    if (janus && n.rfind(names.prefix, 0) != 0 && n != names.lm_head + ".weight") continue;
+    unused.push_back(n);
+  }
   if (!unused.empty()) {
     std::string list;
     for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
     throw kernels::Error(dir + ": " + std::to_string(unused.size()) + " checkpoint tensor(s) not used by the " +
-                         m->config_.model_type + " model (" + list + (unused.size() > 5 ? ", ..." : "") +
-                         "): wrong config.json for these weights?");
+                         m->config_.model_type + (janus ? " language model" : " model") + " (" + list +
+                         (unused.size() > 5 ? ", ..." : "") + "): wrong config.json for these weights?");
   }
   return m;
 }

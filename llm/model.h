@@ -36,8 +36,11 @@ struct BackboneNames {
 
 class Model {
  public:
-  // Loads config.json and the weights of `dir`; every checkpoint tensor must be used. Throws
-  // kernels::Error naming file and tensor.
+  // Loads config.json and the weights of `dir`; every checkpoint tensor must be used. A Janus folder
+  // (config.json model_type "janus" or "multi_modality", janus_config.h) loads its language model
+  // alone (text_config / language_config, tensors under janus_names()): only the tensors below the
+  // language model's prefix and its head must be used, the vision and generation ones are ignored.
+  // Throws kernels::Error naming file and tensor.
   static std::unique_ptr<Model> load(const std::string& dir);
   // The backbone described by `config` from `store` under `names` (the store is shared; tensors
   // outside the backbone are left unmarked for the caller's own unused-tensor check).

@@ -35,6 +35,15 @@ void update_router_biases(TrainableModel& model, const std::vector<std::vector<i
   for (size_t i = 0; i < bufs.size(); ++i) update_router_bias(bufs[i].value, loads[i], gamma);
 }
 
+void update_router_biases(std::vector<NamedBuffer>& biases, const std::vector<std::vector<int64_t>>& loads,
+                          double gamma) {
+  if (biases.empty()) return;
+  if (biases.size() != loads.size())
+    throw Error("update_router_biases: " + std::to_string(loads.size()) + " load lists for " +
+                std::to_string(biases.size()) + " correction biases");
+  for (size_t i = 0; i < biases.size(); ++i) update_router_bias(biases[i].value, loads[i], gamma);
+}
+
 void add_loads(std::vector<std::vector<int64_t>>& acc, const std::vector<std::vector<int64_t>>& step) {
   if (acc.empty()) {
     acc = step;

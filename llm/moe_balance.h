@@ -20,6 +20,9 @@ void update_router_bias(kernels::Tensor& bias, const std::vector<int64_t>& load,
 // ([num_moe_layers()][E]). Models without correction biases (V2) are left unchanged; a load list
 // of the wrong size throws kernels::Error.
 void update_router_biases(TrainableModel& model, const std::vector<std::vector<int64_t>>& loads, double gamma);
+// The same on a list of correction-bias buffers (one per MoE layer, in the order of the loads).
+void update_router_biases(std::vector<NamedBuffer>& biases, const std::vector<std::vector<int64_t>>& loads,
+                          double gamma);
 
 // acc += step, elementwise (acc may start empty).
 void add_loads(std::vector<std::vector<int64_t>>& acc, const std::vector<std::vector<int64_t>>& step);

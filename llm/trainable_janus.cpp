@@ -2,6 +2,7 @@
 
 #include "llm/janus_weights.h"
 #include "llm/tensor_store.h"
+#include "llm/trainable.h"
 #include "llm/trainable_blocks.h"
 #include "vision/trainable_vision.h"
 
@@ -52,6 +53,12 @@ struct TrainableJanus::Impl {
   vision::TrainVqModel vq;
   vision::TrainGenEmbedding gen_embed;
   vision::TrainGenHead gen_head;
+  struct Mtp {  // DeepSeek-V3 multi-token prediction module (config num_nextn_predict_layers >= 1)
+    Var enorm, hnorm, eh_proj, head_norm;
+    TrainLayer layer;
+  };
+  std::unique_ptr<Mtp> mtp;
+  int64_t moe_layers = 0;
 
   void build(const vision::WeightSource* src, uint64_t seed) {
     vision::ParamMaker pm(params, src, seed);
@@ -60,11 +67,25 @@ struct TrainableJanus::Impl {
     const ModelConfig& t = c.text;
     const std::string lm = kLmPrefix;
     embed = r.param(lm + "embed_tokens.weight", {t.vocab_size, t.hidden_size}, ParamKind::kMatrix);
-    for (int64_t i = 0; i < t.num_hidden_layers; ++i)
+    for (int64_t i = 0; i < t.num_hidden_layers; ++i) {
       layers.push_back(build_train_layer(t, r, lm + "layers." + str(i), i));
+      if (layers.back().moe) ++moe_layers;
+    }
     norm = r.param(lm + "norm.weight", {t.hidden_size}, ParamKind::kNorm);
     const bool tied = t.tie_word_embeddings && (!src || !src->has(janus_names(c.layout).lm_head + ".weight"));
     head = tied ? embed : r.param("lm_head.weight", {t.vocab_size, t.hidden_size}, ParamKind::kMatrix);
+    const std::string mp = lm + "layers." + str(t.num_hidden_layers);
+    const std::string mp_stored = janus_names(c.layout).lm_prefix + "layers." + str(t.num_hidden_layers);
+    if (t.num_nextn_predict_layers > 0 && (!src || src->has(mp_stored + ".eh_proj.weight"))) {
+      const int64_t H = t.hidden_size;
+      mtp = std::make_unique<Mtp>();
+      mtp->enorm = r.param(mp + ".enorm.weight", {H}, ParamKind::kNorm);
+      mtp->hnorm = r.param(mp + ".hnorm.weight", {H}, ParamKind::kNorm);
+      mtp->eh_proj = r.param(mp + ".eh_proj.weight", {H, 2 * H}, ParamKind::kMatrix);
+      mtp->layer = build_train_layer(t, r, mp, t.num_hidden_layers);
+      if (mtp->layer.moe) ++moe_layers;
+      mtp->head_norm = r.param(mp + ".shared_head.norm.weight", {H}, ParamKind::kNorm);
+    }
     vit = vision::TrainSiglip(c.vision, pm, "model.vision_model.");
     aligner = vision::TrainMlpAligner(c.aligner, pm, "model.aligner.");
     vq = vision::TrainVqModel(c.vq, pm, "model.vqmodel.", /*with_encoder=*/true);
@@ -100,14 +121,8 @@ ag::ParamList& TrainableJanus::params() { return impl_->params; }
 const ag::ParamList& TrainableJanus::params() const { return impl_->params; }
 const vision::TrainVqModel& TrainableJanus::vq() const { return impl_->vq; }
 
-Var TrainableJanus::backbone(const Var& embeds, int64_t B, int64_t T) const {
-  const Impl& m = *impl_;
-  if (B <= 0 || T <= 0 || !embeds.defined() || embeds.value().dim() != 2 || embeds.size(0) != B * T ||
-      embeds.size(1) != m.c.text.hidden_size)
-    throw Error("TrainableJanus::backbone: embeddings " +
-                (embeds.defined() ? kernels::shape_str(embeds.shape()) : std::string("undefined")) + ", expected [" +
-                str(B * T) + ", " + str(m.c.text.hidden_size) + "]");
-  TrainContext ctx;
+namespace {
+void fill_rows(TrainContext& ctx, int64_t B, int64_t T) {
   ctx.batch = B;
   ctx.seq = T;
   ctx.pos.resize(size_t(B * T));
@@ -115,13 +130,50 @@ Var TrainableJanus::backbone(const Var& embeds, int64_t B, int64_t T) const {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) ctx.pos[size_t(b * T + t)] = t, ctx.sequence_of_row[size_t(b * T + t)] = b;
   ctx.num_sequences = B;
+}
+}  // namespace
+
+Var TrainableJanus::backbone(const Var& embeds, int64_t B, int64_t T) const {
+  std::vector<std::vector<int64_t>> load;
+  return backbone_run(embeds, B, T, &load);
+}
+
+Var TrainableJanus::backbone_run(const Var& embeds, int64_t B, int64_t T,
+                                 std::vector<std::vector<int64_t>>* expert_load) const {
+  const Impl& m = *impl_;
+  if (B <= 0 || T <= 0 || !embeds.defined() || embeds.value().dim() != 2 || embeds.size(0) != B * T ||
+      embeds.size(1) != m.c.text.hidden_size)
+    throw Error("TrainableJanus::backbone: embeddings " +
+                (embeds.defined() ? kernels::shape_str(embeds.shape()) : std::string("undefined")) + ", expected [" +
+                str(B * T) + ", " + str(m.c.text.hidden_size) + "]");
+  TrainContext ctx;
+  fill_rows(ctx, B, T);
   Var x = embeds;
   for (const auto& l : m.layers) x = l.forward(x, ctx);
+  for (auto& l : ctx.expert_load) expert_load->push_back(std::move(l));
   return ag::rms_norm(x, m.norm, m.c.text.rms_norm_eps);
 }
 
-Var TrainableJanus::forward_understanding(const std::vector<int64_t>& ids, int64_t B, int64_t T,
-                                          const Var& pixels) const {
+Var TrainableJanus::mtp_hidden(const Var& hidden, const Var& embeds, int64_t B, int64_t T,
+                               std::vector<std::vector<int64_t>>* expert_load) const {
+  const Impl& m = *impl_;
+  if (!m.mtp) throw Error("TrainableJanus::mtp_hidden: the model has no MTP module");
+  if (T < 2) throw Error("TrainableJanus::mtp_hidden: needs T >= 2, got " + str(T));
+  const double eps = m.c.text.rms_norm_eps;
+  std::vector<int64_t> rows, next;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t) rows.push_back(b * T + t), next.push_back(b * T + t + 1);
+  TrainContext mc;
+  fill_rows(mc, B, T - 1);
+  Var e = ag::rms_norm(ag::gather_rows(embeds, next), m.mtp->enorm, eps);
+  Var hs = ag::rms_norm(ag::gather_rows(hidden, rows), m.mtp->hnorm, eps);
+  Var y = m.mtp->layer.forward(ag::linear(ag::concat({e, hs}, 1), m.mtp->eh_proj), mc);
+  for (auto& l : mc.expert_load) expert_load->push_back(std::move(l));
+  return ag::rms_norm(y, m.mtp->head_norm, eps);
+}
+
+Var TrainableJanus::understanding_embeds(const std::vector<int64_t>& ids, int64_t B, int64_t T,
+                                         const Var& pixels) const {
   const Impl& m = *impl_;
   if (B <= 0 || T <= 0 || int64_t(ids.size()) != B * T)
     throw Error("TrainableJanus::forward_understanding: " + str(int64_t(ids.size())) + " ids for B=" + str(B) +
@@ -143,11 +195,11 @@ Var TrainableJanus::forward_understanding(const std::vector<int64_t>& ids, int64
     for (size_t r = 0; r < ids.size(); ++r) rows[r] = ids[r] == img_id ? B * T + k++ : int64_t(r);
     x = ag::gather_rows(ag::concat({x, feats}, 0), rows);
   }
-  return ag::linear(backbone(x, B, T), m.head);
+  return x;
 }
 
-Var TrainableJanus::forward_generation(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
-                                       int64_t P, int64_t K) const {
+Var TrainableJanus::generation_embeds(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
+                                      int64_t P, int64_t K) const {
   const Impl& m = *impl_;
   if (B <= 0 || P < 0 || K < 0 || P + K <= 0 || int64_t(prompt.size()) != B * P || int64_t(codes.size()) != B * K)
     throw Error("TrainableJanus::forward_generation: " + str(int64_t(prompt.size())) + " prompt ids and " +
@@ -162,26 +214,65 @@ Var TrainableJanus::forward_generation(const std::vector<int64_t>& prompt, const
     for (int64_t t = 0; t < P; ++t) rows.push_back(b * P + t);
     for (int64_t t = 0; t < K; ++t) rows.push_back((P > 0 ? B * P : 0) + b * K + t);
   }
-  Var x = ag::gather_rows(parts.size() == 1 ? parts[0] : ag::concat(parts, 0), rows);
-  return m.gen_head.forward(backbone(x, B, T));
+  return ag::gather_rows(parts.size() == 1 ? parts[0] : ag::concat(parts, 0), rows);
 }
 
-Var TrainableJanus::understanding_loss(const std::vector<int64_t>& ids, int64_t B, int64_t T, const Var& pixels,
-                                       const std::vector<int64_t>& targets) const {
+Var TrainableJanus::forward_understanding(const std::vector<int64_t>& ids, int64_t B, int64_t T,
+                                          const Var& pixels) const {
+  return ag::linear(backbone(understanding_embeds(ids, B, T, pixels), B, T), impl_->head);
+}
+
+Var TrainableJanus::forward_generation(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
+                                       int64_t P, int64_t K) const {
+  return impl_->gen_head.forward(backbone(generation_embeds(prompt, codes, B, P, K), B, P + K));
+}
+
+JanusLoss TrainableJanus::losses(const Var& embeds, int64_t B, int64_t T, const std::vector<int64_t>& targets,
+                                 bool generation, double mtp_lambda) const {
+  const Impl& m = *impl_;
+  auto head = [&](const Var& h) { return generation ? m.gen_head.forward(h) : ag::linear(h, m.head); };
+  JanusLoss l;
+  Var h = backbone_run(embeds, B, T, &l.expert_load);
+  l.main = ag::cross_entropy(head(h), targets);
+  l.total = l.main;
+  if (m.mtp && mtp_lambda > 0 && T >= 2) {
+    l.mtp = ag::cross_entropy(head(mtp_hidden(h, embeds, B, T, &l.expert_load)), mtp_targets(targets, B, T));
+    l.total = ag::add(l.main, ag::scale(l.mtp, mtp_lambda));
+  }
+  return l;
+}
+
+JanusLoss TrainableJanus::understanding_losses(const std::vector<int64_t>& ids, int64_t B, int64_t T, const Var& pixels,
+                                               const std::vector<int64_t>& targets, double mtp_lambda) const {
   if (int64_t(targets.size()) != B * T)
     throw Error("TrainableJanus::understanding_loss: " + str(int64_t(targets.size())) +
                 " targets for B·T=" + str(B * T));
-  return ag::cross_entropy(forward_understanding(ids, B, T, pixels), targets);
+  return losses(understanding_embeds(ids, B, T, pixels), B, T, targets, false, mtp_lambda);
 }
 
-Var TrainableJanus::generation_loss(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
-                                    int64_t P, int64_t K) const {
+JanusLoss TrainableJanus::generation_losses(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes,
+                                            int64_t B, int64_t P, int64_t K, double mtp_lambda) const {
   if (P < 1 || K < 1) throw Error("TrainableJanus::generation_loss: needs P >= 1 and K >= 1");
   const int64_t T = P + K;
   std::vector<int64_t> targets(size_t(B * T), -100);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t k = 0; k < K; ++k) targets[size_t(b * T + P - 1 + k)] = codes.at(size_t(b * K + k));
-  return ag::cross_entropy(forward_generation(prompt, codes, B, P, K), targets);
+  return losses(generation_embeds(prompt, codes, B, P, K), B, T, targets, true, mtp_lambda);
 }
+
+Var TrainableJanus::understanding_loss(const std::vector<int64_t>& ids, int64_t B, int64_t T, const Var& pixels,
+                                       const std::vector<int64_t>& targets) const {
+  return understanding_losses(ids, B, T, pixels, targets, 0.0).total;
+}
+
+Var TrainableJanus::generation_loss(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
+                                    int64_t P, int64_t K) const {
+  return generation_losses(prompt, codes, B, P, K, 0.0).total;
+}
+
+std::vector<NamedBuffer>& TrainableJanus::buffers() { return impl_->buffers; }
+const std::vector<NamedBuffer>& TrainableJanus::buffers() const { return impl_->buffers; }
+bool TrainableJanus::has_mtp() const { return impl_->mtp != nullptr; }
+int64_t TrainableJanus::num_moe_layers() const { return impl_->moe_layers; }
 
 }  // namespace janus::llm

@@ -3,8 +3,13 @@
 //
 // Parts (parameters named as transformers' `janus` checkpoint, in this order):
 //   model.language_model.{embed_tokens, layers.i.*, norm}, lm_head   text backbone (any decoder
-//       layer build_train_layer() supports: Llama for Janus-Pro, DeepSeek for janus_r1; MTP weights of
-//       a checkpoint are ignored and the MoE balance loss is not wired here)
+//       layer build_train_layer() supports: Llama for Janus-Pro, DeepSeek for janus_r1)
+//   model.language_model.layers.L.* (L = num_hidden_layers)         DeepSeek-V3 MTP module, when the
+//       text config has num_nextn_predict_layers >= 1 (random init) or the checkpoint holds it
+//       (eh_proj present); its embedding and output head are the main ones (shared, as V3).
+// buffers(): the MoE layers' e_score_correction_bias (main layers, then the MTP's); update them
+// with update_router_biases (llm/moe_balance.h) from JanusLoss::expert_load. The sequence-wise
+// balance loss is not wired here (the aux-loss-free bias carries the balancing).
 //   model.vision_model.*, model.aligner.*                          understanding (TrainSiglip + aligner)
 //   model.vqmodel.*                                                VQ tokenizer (TrainVqModel)
 //   model.generation_embeddings.weight, model.generation_aligner.*, model.generation_head.*
@@ -22,6 +27,13 @@
 // rows b·T + P−1+k against code k (k < K): the position before each code predicts it.
 // The placeholder id is config().image_token_id; the original layout's config has none (-1: the
 // inference loader looks it up in the tokenizer), so set it with set_image_token_id() first.
+// Losses (understanding_losses / generation_losses): main = the CE above; with an MTP module and
+// mtp_lambda > 0, mtp = CE of the MTP prediction of token t+2 at each position t < T−1: the module
+// is fed hnorm(h_t) (backbone output after the final norm) and enorm(x_{t+1}) where x are the
+// backbone's INPUT embeddings (text embedding, image feature or generation-aligned code: the
+// multimodal analogue of V3's embed(token t+1)); its output goes through the same head as the main
+// loss (lm_head for understanding, generation_head for t2i), targets mtp_targets(targets).
+// total = main + mtp_lambda · mtp. expert_load: tokens per expert of each MoE layer run.
 // Errors: kernels::Error naming what was expected and found (ids/pixels/placeholders mismatch,
 // no image_token_id).
 // Not thread-safe; the model may be moved, not copied.
@@ -33,9 +45,15 @@
 
 #include "kernels/autograd/ops.h"
 #include "llm/janus_config.h"
+#include "llm/trainable_blocks.h"
 #include "vision/trainable_vq.h"
 
 namespace janus::llm {
+
+struct JanusLoss {
+  kernels::ag::Var total, main, mtp;  // mtp undefined without an MTP module or with mtp_lambda 0
+  std::vector<std::vector<int64_t>> expert_load;
+};
 
 class TrainableJanus {
  public:
@@ -60,15 +78,35 @@ class TrainableJanus {
   // The backbone on given input embeddings [B·T, hidden] → hidden states after the final norm.
   kernels::ag::Var backbone(const kernels::ag::Var& embeds, int64_t B, int64_t T) const;
 
+  JanusLoss understanding_losses(const std::vector<int64_t>& ids, int64_t B, int64_t T, const kernels::ag::Var& pixels,
+                                 const std::vector<int64_t>& targets, double mtp_lambda) const;
+  JanusLoss generation_losses(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
+                              int64_t P, int64_t K, double mtp_lambda) const;
+  // The main losses only (mtp_lambda 0).
   kernels::ag::Var understanding_loss(const std::vector<int64_t>& ids, int64_t B, int64_t T,
                                       const kernels::ag::Var& pixels, const std::vector<int64_t>& targets) const;
   kernels::ag::Var generation_loss(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
                                    int64_t P, int64_t K) const;
 
+  std::vector<NamedBuffer>& buffers();
+  const std::vector<NamedBuffer>& buffers() const;
+  bool has_mtp() const;
+  int64_t num_moe_layers() const;  // including the MTP's
+
   // The VQ tokenizer (train it with vision::vq_tokenizer_losses).
   const vision::TrainVqModel& vq() const;
 
  private:
+  kernels::ag::Var understanding_embeds(const std::vector<int64_t>& ids, int64_t B, int64_t T,
+                                        const kernels::ag::Var& pixels) const;
+  kernels::ag::Var generation_embeds(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
+                                     int64_t P, int64_t K) const;
+  kernels::ag::Var backbone_run(const kernels::ag::Var& embeds, int64_t B, int64_t T,
+                                std::vector<std::vector<int64_t>>* expert_load) const;
+  kernels::ag::Var mtp_hidden(const kernels::ag::Var& hidden, const kernels::ag::Var& embeds, int64_t B, int64_t T,
+                              std::vector<std::vector<int64_t>>* expert_load) const;
+  JanusLoss losses(const kernels::ag::Var& embeds, int64_t B, int64_t T, const std::vector<int64_t>& targets,
+                   bool generation, double mtp_lambda) const;
   struct Impl;
   explicit TrainableJanus(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

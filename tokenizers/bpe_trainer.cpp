@@ -30,6 +30,7 @@ BpeTrainOptions default_train_options(size_t vocab_size) {
   o.bos_token = o.special_tokens[0];
   o.eos_token = o.special_tokens[1];
   o.pad_token = o.special_tokens[2];
+  o.non_special_tokens = {"<think>", "</think>"};
   return o;
 }
 
@@ -218,7 +219,8 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
                           {"lstrip", false},
                           {"rstrip", false},
                           {"normalized", false},
-                          {"special", true}});
+                          {"special", std::find(opt.non_special_tokens.begin(), opt.non_special_tokens.end(),
+                                                vocab[k]) == opt.non_special_tokens.end()}});
   ojson vj = ojson::object();
   for (size_t k = 0; k < vocab.size(); ++k) vj[vocab[k]] = k;
   ojson mj = ojson::array();

@@ -17,9 +17,12 @@
 namespace janus::tokenizers {
 
 struct BpeTrainOptions {
-  size_t vocab_size = 4096;                     // total, including special tokens and the 256 byte tokens
-  uint64_t min_frequency = 2;                   // a pair seen fewer times is never merged
-  std::vector<std::string> special_tokens;      // added as special, normalized=false
+  size_t vocab_size = 4096;                 // total, including special tokens and the 256 byte tokens
+  uint64_t min_frequency = 2;               // a pair seen fewer times is never merged
+  std::vector<std::string> special_tokens;  // added tokens (never split, normalized=false), ids first
+  // Those of special_tokens written with "special": false: kept when decoding with special tokens
+  // skipped (DeepSeek-R1 marks its <think> / </think> so, so answers keep their think trace).
+  std::vector<std::string> non_special_tokens;
   std::string bos_token, eos_token, pad_token;  // written to tokenizer_config.json when non-empty
 };
 
@@ -36,7 +39,7 @@ extern const char* const kTrainSplitPattern;
 BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOptions& opt);
 
 // The options `janus tokenizer-train --vocab-size N` uses: default_special_tokens(), with the
-// first three as BOS, EOS and pad, min_frequency 2.
+// first three as BOS, EOS and pad, <think> and </think> not special (as R1), min_frequency 2.
 BpeTrainOptions default_train_options(size_t vocab_size);
 
 // The special tokens `janus tokenizer-train` adds by default (Janus / DeepSeek chat markers,

@@ -11,13 +11,17 @@
 #include <stdexcept>
 
 #include "llm/janus_config.h"
+#include "llm/moe_balance.h"
 #include "llm/safetensors.h"
+#include "llm/tensor_store.h"
 #include "tokenizers/chat_template.h"
 #include "tokenizers/tokenizer.h"
+#include "train/atomic_file.h"
 #include "train/freeze.h"
 #include "train/prefetch.h"
 #include "vision/image.h"
 #include "vision/preprocess.h"
+#include "vision/shapes_scene.h"
 
 namespace janus::train {
 
@@ -40,9 +44,18 @@ struct Row {
 class JanusLoader : public DataSource {
  public:
   using TokenizeRow = std::function<Row(const Record&)>;
+  // cfg_dropout: probability that a t2i row's prompt becomes the unconditional one (ids[1..P-2] =
+  // pad: BOS and the final <begin_of_image> kept, as the inference CFG row), drawn from
+  // SplitMix64(seed ^ epoch, record index).
   JanusLoader(const std::vector<Record>* records, TokenizeRow tok, int64_t rows, int64_t pad, uint64_t seed,
-              bool shuffle)
-      : records_(records), tok_(std::move(tok)), rows_(rows), pad_(pad), seed_(seed), shuffle_(shuffle) {}
+              bool shuffle, double cfg_dropout)
+      : records_(records),
+        tok_(std::move(tok)),
+        rows_(rows),
+        pad_(pad),
+        seed_(seed),
+        shuffle_(shuffle),
+        cfg_dropout_(cfg_dropout) {}
 
   Batch next_batch() override {
     std::vector<Row> rows;
@@ -52,6 +65,8 @@ class JanusLoader : public DataSource {
       const Record& rec = (*records_)[size_t(record_index(cursor_))];
       at.push_back(cursor_);
       rows.push_back(tok_(rec));
+      if (rows.back().gen && cfg_dropout_ > 0 && drop_prompt(cursor_))
+        for (size_t t = 1; t + 1 < rows.back().ids.size(); ++t) rows.back().ids[t] = pad_;
       images.push_back(rec.images);
       advance();
     }
@@ -94,6 +109,10 @@ class JanusLoader : public DataSource {
   const Record& record(const DataCursor& c) const { return (*records_)[size_t(record_index(c))]; }
 
  private:
+  bool drop_prompt(const DataCursor& c) const {
+    vision::shapes::SplitMix64 g(seed_ ^ (0x9e3779b97f4a7c15ull * uint64_t(c.epoch + 1)), uint64_t(c.index));
+    return double(g.next() >> 11) * 0x1.0p-53 < cfg_dropout_;
+  }
   void advance() {
     if (++cursor_.index >= int64_t(records_->size())) cursor_ = {cursor_.epoch + 1, 0};
   }
@@ -102,12 +121,32 @@ class JanusLoader : public DataSource {
   int64_t rows_, pad_;
   uint64_t seed_;
   bool shuffle_;
+  double cfg_dropout_;
   DataCursor cursor_;
   mutable std::mutex mu_;
   mutable std::map<int64_t, std::vector<int64_t>> orders_;
 };
 
 bool is_gen_task(const Record& r) { return r.task == "t2i"; }
+
+// model.weights_from: every tensor of DIR's safetensors must name a parameter of the same shape.
+void load_weights_from(llm::TrainableJanus& model, const std::string& dir, const std::string& recipe) {
+  llm::TensorStore store = llm::TensorStore::open_dir(dir);
+  std::map<std::string, const ag::Var*> by_name;
+  for (auto& p : model.params()) by_name[p.name] = &p.var;
+  for (const std::string& n : store.names()) {
+    auto it = by_name.find(n);
+    if (it == by_name.end())
+      throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n +
+                               "' is not a parameter of the model");
+    Tensor t = store.get(n).to(kernels::DType::F32).contiguous();
+    const Tensor& dst = it->second->value();  // shared storage: writing it updates the parameter
+    if (t.shape() != dst.shape())
+      throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n + "' is " +
+                               kernels::shape_str(t.shape()) + ", the parameter is " + kernels::shape_str(dst.shape()));
+    std::memcpy(dst.data<float>(), t.data<float>(), t.nbytes());
+  }
+}
 
 }  // namespace
 
@@ -129,6 +168,8 @@ struct JanusRun::Impl {
   std::atomic<int64_t> skipped{0};
   int64_t first_step_of_run = 1;
   double first_loss = NAN;
+  std::map<std::string, std::vector<int64_t>> code_cache;  // image path → VQ codes (frozen VQ)
+  std::vector<std::vector<int64_t>> step_load;             // expert loads of the current step
 
   Impl(RunRecipe r, RunOverrides o, tokenizers::Tokenizer t, llm::TrainableJanus m)
       : recipe(std::move(r)), ov(std::move(o)), tok(std::move(t)), model(std::move(m)) {}
@@ -236,6 +277,44 @@ struct JanusRun::Impl {
     return out;
   }
 
+  // The VQ codes of the batch's t2i images (in order), encoded under NoGradGuard by the model's own
+  // (frozen) VQ. Codes are remembered per image path when the VQ is frozen, so each distinct image
+  // is encoded once per run (a trainable VQ re-encodes every time).
+  std::vector<int64_t> image_codes(const Batch& b, const std::vector<const Tensor*>& px) {
+    bool vq_frozen = true;
+    for (const auto& p : model.params())
+      if (p.trainable && p.name.rfind("model.vqmodel.", 0) == 0) vq_frozen = false;
+    std::vector<std::string> paths;
+    for (const auto& ex : b.examples)
+      if (ex.length > 0 && b.segments[size_t(ex.row * b.seq_len)] == kGen) paths.push_back(ex.images.at(0));
+    std::vector<const Tensor*> todo;
+    std::vector<size_t> todo_at;
+    for (size_t i = 0; i < px.size(); ++i)
+      if (!vq_frozen || !code_cache.count(paths.at(i))) todo.push_back(px[i]), todo_at.push_back(i);
+    std::vector<int64_t> fresh;
+    if (!todo.empty()) {
+      ag::NoGradGuard ng;
+      const auto& vq = model.vq();
+      fresh = vq.quantize(vq.encode_latents(ag::Var::constant(stack(todo)))).codes;
+    }
+    std::vector<int64_t> codes(px.size() * size_t(n_codes));
+    std::vector<bool> done(px.size(), false);
+    for (size_t j = 0; j < todo.size(); ++j) {
+      std::copy(fresh.begin() + int64_t(j) * n_codes, fresh.begin() + int64_t(j + 1) * n_codes,
+                codes.begin() + int64_t(todo_at[j]) * n_codes);
+      done[todo_at[j]] = true;
+      if (vq_frozen)
+        code_cache[paths[todo_at[j]]].assign(fresh.begin() + int64_t(j) * n_codes,
+                                             fresh.begin() + int64_t(j + 1) * n_codes);
+    }
+    for (size_t i = 0; i < px.size(); ++i)
+      if (!done[i]) {
+        const auto& c = code_cache.at(paths[i]);
+        std::copy(c.begin(), c.end(), codes.begin() + int64_t(i) * n_codes);
+      }
+    return codes;
+  }
+
   ag::Var loss(const Batch& b) {
     std::vector<int64_t> und_rows, gen_rows;
     std::vector<const Tensor*> und_px, gen_px;
@@ -255,6 +334,8 @@ struct JanusRun::Impl {
       int64_t n;
     };
     std::vector<Part> parts;
+    double mtp_sum = 0;
+    int64_t mtp_n = 0;
     if (!und_rows.empty()) {
       int64_t T = 0;
       for (const auto& ex : b.examples)
@@ -271,17 +352,14 @@ struct JanusRun::Impl {
           n += b.targets[src] != kIgnoreIndex;
         }
       ag::Var px = und_px.empty() ? ag::Var() : ag::Var::constant(stack(und_px));
-      ag::Var ce = model.understanding_loss(ids, B, T, px, targets);
-      trainer->record("loss_und", ce.value().to_f32_vector()[0]);
-      if (n > 0) parts.push_back({ce, n});
+      llm::JanusLoss l = model.understanding_losses(ids, B, T, px, targets, recipe.mtp_lambda);
+      trainer->record("loss_und", l.main.value().to_f32_vector()[0]);
+      if (l.mtp.defined()) mtp_sum += l.mtp.value().to_f32_vector()[0] * double(n), mtp_n += n;
+      llm::add_loads(step_load, l.expert_load);
+      if (n > 0) parts.push_back({l.total, n});
     }
     if (!gen_rows.empty()) {
-      std::vector<int64_t> codes;
-      {
-        ag::NoGradGuard ng;
-        const auto& vq = model.vq();
-        codes = vq.quantize(vq.encode_latents(ag::Var::constant(stack(gen_px)))).codes;
-      }
+      const std::vector<int64_t> codes = image_codes(b, gen_px);
       // Rows with the same prompt length run together.
       std::map<int64_t, std::vector<size_t>> by_len;
       size_t gi = 0;
@@ -297,13 +375,16 @@ struct JanusRun::Impl {
           cs.insert(cs.end(), codes.begin() + int64_t(g) * n_codes, codes.begin() + int64_t(g + 1) * n_codes);
         }
         const int64_t B = int64_t(members.size());
-        ag::Var ce = model.generation_loss(prompt, cs, B, P, n_codes);
-        sum += ce.value().to_f32_vector()[0] * double(B * n_codes);
+        llm::JanusLoss l = model.generation_losses(prompt, cs, B, P, n_codes, recipe.mtp_lambda);
+        sum += l.main.value().to_f32_vector()[0] * double(B * n_codes);
         total += B * n_codes;
-        parts.push_back({ce, B * n_codes});
+        if (l.mtp.defined()) mtp_sum += l.mtp.value().to_f32_vector()[0] * double(B * n_codes), mtp_n += B * n_codes;
+        llm::add_loads(step_load, l.expert_load);
+        parts.push_back({l.total, B * n_codes});
       }
       trainer->record("loss_gen", sum / double(total));
     }
+    if (mtp_n > 0) trainer->record("loss_mtp", mtp_sum / double(mtp_n));
     int64_t N = 0;
     for (const auto& p : parts) N += p.n;
     if (N == 0) {  // every record dropped: a zero loss with zero gradients
@@ -338,6 +419,7 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
     config_source = recipe.config_path;
     return llm::TrainableJanus::random(llm::load_janus_config(recipe.config_path), recipe.init_seed);
   }();
+  for (const std::string& dir : recipe.weights_from) load_weights_from(model, dir, src);
   impl_ = std::make_unique<Impl>(std::move(recipe), std::move(ov), std::move(tok), std::move(model));
   Impl& m = *impl_;
   m.config_source = config_source;
@@ -392,7 +474,7 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
 
   m.loader = std::make_unique<JanusLoader>(
       &m.records, [this](const Record& rec) { return impl_->tokenize(rec); }, r.pack.rows, m.pad, r.pack.seed,
-      r.pack.shuffle);
+      r.pack.shuffle, m.recipe.cfg_dropout);
   m.prefetch = std::make_unique<PrefetchSource>(
       *m.loader, [this](Batch& b) { impl_->prepare(b); }, 2);
   m.opt = std::make_unique<AdamW>(params, r.adamw);
@@ -412,8 +494,15 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
   tc.log = m.ov.log;
   m.trainer = std::make_unique<Trainer>(
       params, *m.opt, r.schedule, *m.prefetch, [this](const Batch& b, Rng&) { return impl_->loss(b); }, tc);
-  m.trainer->add_hook([this](const StepResult& s) {
-    if (s.step == impl_->first_step_of_run) impl_->first_loss = s.loss;
+  llm::NamedTensors bufs;
+  for (const auto& b : m.model.buffers()) bufs.push_back({b.name, b.value});
+  m.trainer->set_buffers(bufs);
+  const double gamma = m.recipe.moe_bias_gamma;
+  m.trainer->add_hook([this, gamma](const StepResult& s) {
+    Impl& mi = *impl_;
+    if (s.step == mi.first_step_of_run) mi.first_loss = s.loss;
+    if (gamma > 0 && !mi.step_load.empty()) llm::update_router_biases(mi.model.buffers(), mi.step_load, gamma);
+    mi.step_load.clear();
   });
 }
 
@@ -448,15 +537,29 @@ void JanusRun::export_model(const std::string& dir) const {
   fs::create_directories(dir);
   llm::NamedTensors ts;
   for (const auto& p : m.model.params()) ts.push_back({p.name, p.var.value()});
+  for (const auto& b : m.model.buffers()) ts.push_back({b.name, b.value});
   llm::write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
   fs::copy_file(m.config_source, dir + "/config.json", fs::copy_options::overwrite_existing);
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
     const fs::path p = fs::path(m.recipe.tokenizer_dir) / f;
     if (fs::exists(p)) fs::copy_file(p, fs::path(dir) / f, fs::copy_options::overwrite_existing);
   }
+  bool have_processor = false;
   if (!m.recipe.init_from.empty()) {
-    const fs::path g = fs::path(m.recipe.init_from) / "generation_config.json";
-    if (fs::exists(g)) fs::copy_file(g, fs::path(dir) / "generation_config.json", fs::copy_options::overwrite_existing);
+    for (const char* f : {"generation_config.json", "processor_config.json"}) {
+      const fs::path g = fs::path(m.recipe.init_from) / f;
+      if (!fs::exists(g)) continue;
+      fs::copy_file(g, fs::path(dir) / f, fs::copy_options::overwrite_existing);
+      have_processor = have_processor || std::string(f) == "processor_config.json";
+    }
+  }
+  if (!have_processor) {  // the prompt format this run trained on: no system prompt
+    const nlohmann::json pc = {{"processor_class", "VLChatProcessor"},
+                               {"image_tag", "<image_placeholder>"},
+                               {"num_image_tokens", m.n_image},
+                               {"sft_format", "deepseek"},
+                               {"system_prompt", ""}};
+    write_file_atomic(dir + "/processor_config.json", pc.dump(2) + "\n");
   }
 }
 

@@ -2,18 +2,24 @@
 // text JSONL data: the library side of `janus train` for the multimodal model.
 //
 // JanusRun builds, in order: the tokenizer (recipe.tokenizer_dir), the model
-// (llm::TrainableJanus::from_checkpoint(init_from), or ::random(load_janus_config(config), seed)),
-// the records (read_jsonl of every data.train file), the freezing (janus_stage_freeze(stage) first,
-// then the recipe's freeze and unfreeze lists; a pattern matching no parameter is an error), AdamW,
-// the data (JanusLoader below, wrapped in a PrefetchSource of depth 2 that loads and preprocesses
-// the images on worker threads) and the Trainer (checkpoints, exact resume, metrics, loss plot).
+// (llm::TrainableJanus::from_checkpoint(init_from), or ::random(load_janus_config(config), seed)
+// then model.weights_from: each folder's tensors replace the parameters of the same names, e.g. a
+// VQ tokenizer trained by a "kind": "vq" recipe), the records (read_jsonl of every data.train file;
+// a file listed twice is read twice: the way to weight a task), the freezing
+// (janus_stage_freeze(stage) first, then the recipe's freeze and unfreeze lists; a pattern matching
+// no parameter is an error), AdamW, the data (JanusLoader below, wrapped in a PrefetchSource of
+// depth 2 that loads and preprocesses the images on worker threads) and the Trainer (checkpoints
+// with the MoE correction biases as buffers, exact resume, metrics, loss plot).
 //
 // One record = one row (no packing: the Janus forward has no segment masks). Per record task:
 //   "t2i" (text to image): ids = [BOS] + janus chat template of {"user": prompt} with the
 //       generation prompt + "<begin_of_image>"; exactly one image, preprocessed (resize + pad,
 //       [-1, 1]) to the VQ's image side num_patches·2^(levels−1) and encoded to K = num_patches²
-//       codes by the model's own VQ under NoGradGuard (on the training thread); loss =
-//       generation_loss(prompt, codes) (the prompt's last token predicts code 0).
+//       codes by the model's own VQ under NoGradGuard (on the training thread; with the VQ frozen
+//       each image path is encoded once per process and its codes reused); loss =
+//       generation_loss(prompt, codes) (the prompt's last token predicts code 0). With
+//       janus.cfg_dropout p, a drawn fraction p of t2i rows get the unconditional prompt (BOS,
+//       pads, <begin_of_image>), the row classifier-free guidance uses at inference.
 //   anything else (caption, vqa, reasoning, text, ...: understanding): one "<image_placeholder>\n"
 //       per image is put before the prompt unless the prompt already holds the tag; the janus
 //       chat template renders "<|User|>: …\n\n<|Assistant|>:" with each tag expanded to
@@ -25,19 +31,24 @@
 //   cut); a t2i example with P + K > seq_len is an error.
 // A micro-batch of data.rows records: understanding rows run as one forward (right-padded to the
 // longest), t2i rows grouped by prompt length; loss = the mean over every trained token of the
-// micro-batch (each part's mean CE weighted by its token count). Metrics get "loss_und" and
-// "loss_gen" (each part's mean; recorded only when the part is present).
+// micro-batch (each part's mean CE weighted by its token count); each part's CE is
+// main + mtp_lambda · mtp when the backbone has an MTP module (llm/trainable_janus.h). Metrics get
+// "loss_und", "loss_gen" (each part's main CE) and "loss_mtp" (recorded only when present). After
+// each step the MoE correction biases move by moe.bias_gamma from the step's expert loads.
 //
 // Bad images (missing, unreadable, corrupt): the batch preparation throws
 // "<file>:<line>: image '<path>': <reason>" from the step that needs it; with data.skip_bad the
 // step that meets the record logs "skipping <that message>" (one line each time a step meets it;
 // batches prepared ahead but never trained are not counted) and trains without it (a batch left
 // with no record trains on a zero loss, zero gradients).
-// Export (export_model): DIR/model.safetensors (every parameter, f32, the transformers `janus`
-// names), DIR/config.json (copied; the transformers layout only — an original `multi_modality`
-// config is refused with an error) and the tokenizer files, so llm::JanusModel::load(DIR) loads it.
-// Not wired yet: "precision" other than "fp32" (refused), mtp_lambda / moe (ignored: the Janus
-// backbone trains without MTP and MoE balancing), classifier-free-guidance prompt dropout for t2i.
+// Export (export_model): DIR/model.safetensors (every parameter and MoE correction bias, f32, the
+// transformers `janus` names; MTP at model.language_model.layers.L.*), DIR/config.json (copied;
+// the transformers layout only — an original `multi_modality` config is refused with an error),
+// the tokenizer files and processor_config.json (init_from's, else one with "system_prompt": ""
+// — rows are trained without a system prompt, and `janus chat` reads it), so
+// llm::JanusModel::load(DIR) loads it.
+// Not wired yet: "precision" other than "fp32" (refused); moe.balance_alpha (the sequence-wise
+// balance loss) is ignored for Janus; model.init_std is ignored by TrainableJanus::random.
 // Errors: std::runtime_error / kernels::Error naming the recipe file, folder or record.
 // Not thread-safe.
 #pragma once

@@ -113,7 +113,7 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
   // model
   if (!j.contains("model")) c.fail("model", "missing (needs \"init_from\" or \"config\")");
   const json& m = j["model"];
-  c.keys(m, "model", {"init_from", "config", "seed", "init_std"});
+  c.keys(m, "model", {"init_from", "config", "seed", "init_std", "weights_from"});
   r.init_from = c.resolve(c.str(m, "init_from", "model.", ""));
   r.config_path = c.resolve(c.str(m, "config", "model.", ""));
   if (r.init_from.empty() == r.config_path.empty())
@@ -125,6 +125,14 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
     r.init_seed = m["seed"].get<uint64_t>();
   }
   r.init_std = c.num(m, "init_std", "model.", 0.02);
+  if (m.contains("weights_from")) {
+    if (!m["weights_from"].is_array()) c.fail("model.weights_from", "expected a list of folders");
+    for (const auto& f : m["weights_from"]) {
+      if (!f.is_string()) c.fail("model.weights_from", "expected a list of folders");
+      r.weights_from.push_back(c.resolve(f.get<std::string>()));
+    }
+    opts["weights_from"] = m["weights_from"];
+  }
   // The hash sees paths as written (relative to the recipe), so a run resumes from any cwd.
   base["model"] = r.init_from.empty() ? "config:" + m["config"].get<std::string>() +
                                             "#seed=" + std::to_string(r.init_seed) + ",std=" + json(r.init_std).dump()
@@ -183,12 +191,15 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
 
   if (j.contains("janus")) {
     const json& jn = j["janus"];
-    c.keys(jn, "janus", {"stage"});
+    c.keys(jn, "janus", {"stage", "cfg_dropout"});
     if (!jn.contains("stage") || !jn["stage"].is_number_integer()) c.fail("janus.stage", "expected 1, 2 or 3");
     r.janus_stage = jn["stage"].get<int>();
     if (r.janus_stage < 1 || r.janus_stage > 3)
       c.fail("janus.stage", "expected 1, 2 or 3, got " + std::to_string(r.janus_stage));
     opts["janus_stage"] = r.janus_stage;
+    r.cfg_dropout = c.num(jn, "cfg_dropout", "janus.", 0.0);
+    if (!(r.cfg_dropout >= 0 && r.cfg_dropout <= 1)) c.fail("janus.cfg_dropout", "expected a probability in [0, 1]");
+    if (r.cfg_dropout > 0) opts["cfg_dropout"] = r.cfg_dropout;
   }
 
   base["model_options"] = opts;

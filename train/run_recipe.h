@@ -9,6 +9,8 @@
 //   "model": {"init_from": "models/x"}               an HF folder (config.json + safetensors), or
 //            {"config": "cfg.json", "seed": 0,       random init from a config.json (seeded,
 //             "init_std": 0.02},                     TrainableModel::random)
+//            "weights_from": ["runs/vq/final"]       (optional, Janus) folders whose tensors then
+//                                                    replace the parameters of the same names
 //   "tokenizer": "tok/",                             folder with tokenizer.json; default: init_from
 //   "data":      {...}   recipe.h: train files, seq_len, rows, seed, shuffle, skip_bad, check_images
 //   "task": {"loss": "record" | "all" | "answer",    record: as each JSONL record says (data.h);
@@ -23,7 +25,8 @@
 //   "output": {"dir": "runs/tiny",                   relative to the recipe's folder
 //              "checkpoints": "checkpoints",         these four relative to output.dir
 //              "metrics": "metrics.jsonl", "loss_plot": "loss.png", "export": "final"},
-//   "janus": {"stage": 1 | 2 | 3}                    Janus-Pro stages (see below)
+//   "janus": {"stage": 1 | 2 | 3,                    Janus-Pro stages (see below)
+//             "cfg_dropout": 0.0}                    t2i prompts dropped for classifier-free guidance
 // }
 // Defaults are those shown; "model" and "data" are required. Paths are relative to the recipe
 // file's folder unless absolute. The train.steps of the recipe is the schedule's length; a CLI
@@ -57,6 +60,9 @@ struct RunRecipe {
   std::string init_from;    // HF folder, or empty
   std::string config_path;  // config.json for random init, or empty
   uint64_t init_seed = 0;
+  // Folders (config.json + safetensors) whose tensors replace the parameters of the same names
+  // after initialisation (e.g. a separately trained VQ tokenizer); JanusRun only.
+  std::vector<std::string> weights_from;
   double init_std = 0.02;
   std::string tokenizer_dir;
 
@@ -70,6 +76,10 @@ struct RunRecipe {
   std::string output_dir, checkpoint_dir, metrics_path, loss_plot_path, export_dir;
 
   int janus_stage = 0;  // 0: a text backbone
+  // Janus t2i: probability that a record's prompt is replaced by the unconditional one (BOS, pads,
+  // <begin_of_image>: the row classifier-free guidance runs at inference). Drawn per (data seed,
+  // epoch, record), so a resumed run drops the same prompts.
+  double cfg_dropout = 0.0;
 };
 
 RunRecipe parse_run_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir);

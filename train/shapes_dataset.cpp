@@ -26,6 +26,18 @@ constexpr const char* kGenerator = "janus-shapes-v1";
 const char* const kTaskFiles[][2] = {
     {"caption", "captions.jsonl"}, {"vqa", "vqa.jsonl"}, {"reasoning", "reasoning.jsonl"}, {"t2i", "t2i.jsonl"}};
 
+// The scene detected in an image file. An image the detector cannot read (not square, side outside
+// [kMinCanvas, kMaxCanvas], e.g. a small model's 16 px drawing) detects nothing and counts in
+// *undetectable: it is a sample that failed, as GenEval scores an unusable image.
+DetectResult detect_file(const std::string& path, int64_t* undetectable) {
+  const vision::Image img = vision::load_image(path);
+  if (img.width != img.height || img.width < kMinCanvas || img.width > kMaxCanvas) {
+    ++*undetectable;
+    return DetectResult();
+  }
+  return detect_scene(img);
+}
+
 // Calls f(line_number, parsed_object) for every non-blank line of a JSONL file.
 void for_each_jsonl(const std::string& path, const std::function<void(int, const json&)>& f) {
   std::istringstream in(read_file(path));
@@ -197,11 +209,9 @@ AnswerReport evaluate_answers(const std::string& data_dir, const std::vector<std
 json ImageReport::to_json() const {
   json by = json::object();
   for (const auto& [k, t] : by_objects) by[std::to_string(k)] = t.to_json();
-  return {{"all", all.to_json()},
-          {"by_objects", by},
-          {"prompts", prompts},
-          {"missing_prompts", missing_prompts},
-          {"mean_iou", mean_iou}};
+  return {{"all", all.to_json()},         {"by_objects", by},
+          {"prompts", prompts},           {"missing_prompts", missing_prompts},
+          {"undetectable", undetectable}, {"mean_iou", mean_iou}};
 }
 
 ImageReport evaluate_images(const std::string& images_dir, const std::string& prompts_file) {
@@ -256,7 +266,7 @@ ImageReport evaluate_images(const std::string& images_dir, const std::string& pr
     }
     std::sort(files[i].begin(), files[i].end());
     for (const std::string& f : files[i]) {
-      const DetectResult d = detect_scene(vision::load_image(f));
+      const DetectResult d = detect_file(f, &rep.undetectable);
       for (const Detection& det : d.detections) iou_sum += det.iou, ++iou_n;
       const ImageScore s = score_image(prompts[i].scene, d.scene);
       rep.all.add(s);
@@ -283,7 +293,7 @@ ImageReport evaluate_images_for_prompt(const std::string& images_dir, const Scen
   double iou_sum = 0;
   int64_t iou_n = 0;
   for (const std::string& f : files) {
-    const DetectResult d = detect_scene(vision::load_image(f));
+    const DetectResult d = detect_file(f, &rep.undetectable);
     for (const Detection& det : d.detections) iou_sum += det.iou, ++iou_n;
     const ImageScore s = score_image(prompt, d.scene);
     rep.all.add(s);

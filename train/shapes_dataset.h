@@ -25,7 +25,9 @@
 //  evaluate_images: prompts = JSONL records with "id" and "prompt" (a caption) and optionally
 //    "scene" (used when present, else the caption is parsed). The images for prompt id X are
 //    IMAGES/X.png and IMAGES/X_K.png (K digits, e.g. 4 samples per prompt); each is one sample.
-//    Prompts without images count in `missing_prompts` (not scored).
+//    Prompts without images count in `missing_prompts` (not scored). An image the detector
+//    refuses (not square, side outside [kMinCanvas, kMaxCanvas]) is scored as detecting nothing
+//    and counted in `undetectable` (both evaluate_images functions).
 //  evaluate_images_for_prompt: every PNG of a folder against one prompt scene.
 // Errors: std::runtime_error naming the file (and line) and the problem.
 #pragma once
@@ -70,7 +72,8 @@ struct ImageReport {
   ImageTally all;
   std::map<int, ImageTally> by_objects;  // by the prompt's object count
   int64_t prompts = 0, missing_prompts = 0;
-  double mean_iou = 0;  // mean template IoU of detected objects
+  int64_t undetectable = 0;  // images of a size the detector refuses (scored as detecting nothing)
+  double mean_iou = 0;       // mean template IoU of detected objects
   nlohmann::json to_json() const;
 };
 ImageReport evaluate_images(const std::string& images_dir, const std::string& prompts_file);

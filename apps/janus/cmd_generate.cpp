@@ -10,11 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/janus/command.h"
-#include "apps/janus/common.h"
+#include "apps/janus/janus_session.h"
 #include "kernels/thread_pool.h"
 #include "llm/janus_generate.h"
-#include "tokenizers/chat_template.h"
-#include "tokenizers/tokenizer.h"
 #include "vision/image.h"
 #include "vision/preprocess.h"
 
@@ -32,12 +30,6 @@ struct GenArgs {
   uint64_t seed = 0;
   bool quiet = false;  // no progress bar (it is drawn only when stderr is a terminal)
 };
-
-int64_t token_id(const tokenizers::Tokenizer& tok, const std::string& s) {
-  const int32_t id = tok.token_to_id(s);
-  if (id < 0) throw std::runtime_error("the tokenizer has no '" + s + "' token (is this a Janus model?)");
-  return id;
-}
 
 void write_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
@@ -71,17 +63,8 @@ int generate(const GenArgs& a) {
   if (a.threads > 0) kernels::set_num_threads(a.threads);
   if (a.prompt.empty()) throw std::runtime_error("--prompt is empty");
   if (a.n < 1 || a.n > 64) throw std::runtime_error("-n must be in [1, 64]");
-  const std::string dir = resolve_model_dir(a.model);
-  auto model = llm::JanusModel::load(dir);
-  const auto tok = tokenizers::Tokenizer::from_dir(dir);
-  // "<|User|>: {prompt}\n\n<|Assistant|>:<begin_of_image>" with BOS in front (janus.md §4.1).
-  const std::string text =
-      tokenizers::ChatTemplate::from_name("janus").render({{"user", a.prompt}}, true) + "<begin_of_image>";
-  std::vector<int64_t> ids;
-  const int64_t bos = janus_bos_id(tok, model->config());
-  if (bos >= 0) ids.push_back(bos);
-  for (int32_t t : tok.encode(text)) ids.push_back(t);
-  const int64_t pad = token_id(tok, "<｜▁pad▁｜>");
+  const JanusSession s(a.model);
+  const std::string& dir = s.dir();
 
   llm::ImageGenOptions opt;
   opt.num_images = a.n;
@@ -91,7 +74,7 @@ int generate(const GenArgs& a) {
   opt.decode_chunk = a.chunk;
   const double t0 = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   if (!a.quiet && isatty(2)) opt.on_progress = [t0](int64_t d, int64_t n) { progress_bar(d, n, t0); };
-  const llm::ImageGenResult r = llm::generate_images(*model, ids, pad, opt);
+  const llm::ImageGenResult r = llm::generate_images(s.model(), s.t2i_ids(a.prompt), s.pad_id(), opt);
 
   fs::create_directories(a.out);
   const int64_t n_codes = r.codes.size(1);

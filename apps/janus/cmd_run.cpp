@@ -1,4 +1,5 @@
-// janus run: generate a continuation of a prompt (token ids) with any supported model.
+// janus run: generate a continuation of a prompt (token ids, raw text or a chat message) with any
+// supported language model; a Janus folder runs its language model text-only (llm/model.h).
 #include <cstdio>
 #include <thread>
 
@@ -97,7 +98,7 @@ int run(const RunArgs& a) {
 
 Registrar reg("run", "Generate a continuation of a prompt with a language model", [](CLI::App& sub) {
   auto a = std::make_shared<RunArgs>();
-  sub.add_option("--model", a->model, "HF model folder (default: the embedded model)");
+  sub.add_option("--model", a->model, "HF or Janus model folder (default: the embedded model)");
   sub.add_option("--tokens", a->tokens, "prompt as comma-separated token ids");
   sub.add_option("--prompt", a->prompt, "raw text prompt to continue (needs tokenizer.json)");
   sub.add_option("--chat", a->chat, "a user message, rendered with the model's chat template");

@@ -1,6 +1,7 @@
 // janus train --recipe FILE.json [--resume] [--steps N] [--out DIR] [--threads N] [--quiet]
 // Trains a text backbone (or a Janus stage, train/run_janus.h) as the recipe says (schema: train/run_recipe.h; a
-// "kind": "vq" recipe trains the VQ image tokenizer instead, train/run_vq.h): progress line on stderr, metrics JSONL,
+// "kind": "vq" recipe trains the VQ image tokenizer instead, train/run_vq.h; "kind": "tokenizer" a BPE
+// tokenizer, train/run_tokenizer.h): progress line on stderr, metrics JSONL,
 // checkpoints (resumable bit-exactly with --resume), a loss-curve PNG and the final model exported as an HF folder that
 // `janus run --model DIR` loads.
 // --steps N stops after N steps (the lr schedule still spans the recipe's train.steps, so the run
@@ -16,6 +17,7 @@
 #include "train/malloc_tuning.h"
 #include "train/run_janus.h"
 #include "train/run_text.h"
+#include "train/run_tokenizer.h"
 #include "train/run_vq.h"
 
 namespace janus::app {
@@ -42,6 +44,17 @@ int train_vq(const TrainArgs& a) {
   return 0;
 }
 
+// "kind": "tokenizer" recipes (train/run_tokenizer.h): byte-level BPE on the records' text.
+int train_tokenizer(const TrainArgs& a) {
+  train::TokenizerRecipe r = train::load_tokenizer_recipe(a.recipe);
+  if (!a.out.empty()) r.output_dir = a.out;
+  const train::TokenizerRunSummary s = train::run_tokenizer_recipe(r);
+  std::fprintf(stderr, "tokenizer: %lld records, %lld bytes of text -> %lld tokens (%lld merges)\nmodel: %s\n",
+               (long long)s.records, (long long)s.corpus_bytes, (long long)s.vocab_size, (long long)s.merges,
+               r.output_dir.c_str());
+  return 0;
+}
+
 int train(const TrainArgs& a) {
   train::keep_freed_memory();
   if (a.threads > 0) kernels::set_num_threads(a.threads);
@@ -53,6 +66,7 @@ int train(const TrainArgs& a) {
       throw std::runtime_error(a.recipe + ": invalid JSON (" + std::string(e.what()) + ")");
     }
     if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a);
+    if (j.is_object() && j.contains("kind") && j["kind"] == "tokenizer") return train_tokenizer(a);
   }
   train::RunRecipe r = train::load_run_recipe(a.recipe);
   if (!a.out.empty()) train::set_output_dir(r, a.out);

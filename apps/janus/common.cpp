@@ -20,7 +20,9 @@ std::string resolve_model_dir(const std::string& given) {
   namespace fs = std::filesystem;
   const std::string dir = given.empty() ? default_model_dir() : given;
   if (!fs::is_directory(dir)) {
-    if (given.empty()) throw std::runtime_error("no --model given and the embedded default model is not at " + dir);
+    if (given.empty())
+      throw std::runtime_error("no --model given and the embedded model " + dir +
+                               " is missing: pass --model DIR (an HF or Janus model folder)");
     throw std::runtime_error(dir + ": not a folder (expected an HF model folder with config.json)");
   }
   if (!fs::exists(fs::path(dir) / "config.json")) throw std::runtime_error(dir + ": missing config.json");

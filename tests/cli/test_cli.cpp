@@ -162,5 +162,12 @@ TEST_F(Cli, BadTokenListAndMissingModelFolder) {
   expect_one_line_error(run("run --model /nonexistent/model --tokens 1"), {"/nonexistent/model"});
 }
 
+// Without --model the embedded model is used; while it is not in the repository, the error says so.
+TEST_F(Cli, MissingEmbeddedModelIsAOneLineError) {
+  if (fs::exists(fs::path(JANUS_FIXTURES) / ".." / ".." / "models" / "janus-shapes"))
+    GTEST_SKIP() << "the embedded model exists";
+  expect_one_line_error(run("run --tokens 1,2"), {"no --model given", "models/janus-shapes", "is missing"});
+}
+
 }  // namespace
 }  // namespace janus

@@ -1,6 +1,7 @@
 // The janus CLI on Janus multimodal models: `dump` (DESIGN §4) against transformers' outputs on the
 // tiny fixtures (tools/make_janus_fixtures.py, tools/make_janus_mm_fixtures.py), `generate` and
-// `chat`. Tolerance 1e-4 relative (max |a - b| / max |b|), float32 (DESIGN §6); codes exact.
+// `chat`, and `run` on a Janus folder (its language model alone). Tolerance 1e-4 relative (max |a - b| / max |b|),
+// float32 (DESIGN §6); codes exact.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -9,8 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "llm/generate.h"
+#include "llm/janus_model.h"
 #include "llm/safetensors.h"
 #include "tests/llm/fixture_util.h"
+#include "tests/llm/janus_mtp_fixture.h"
 #include "vision/image.h"
 
 namespace janus {
@@ -137,6 +141,132 @@ TEST_F(JanusCli, ChatAnswersAboutAnImageAndReportsBadImages) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("missing.png"), std::string::npos) << r.err;
+}
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t t : v) s += (s.empty() ? "" : ",") + std::to_string(t);
+  return s;
+}
+
+// `run --tokens` on a Janus folder: the language model's greedy continuation, as the library's.
+TEST_F(JanusCli, RunContinuesTokenIdsWithTheLanguageModel) {
+  for (const char* name : {"hf", "r1"}) {
+    auto r = run("run --model " + kJanus + "/" + name + " --tokens 1,2,3 -n 5 --ignore-eos");
+    ASSERT_EQ(r.code, 0) << r.err;
+    llm::GenerateOptions opt;
+    opt.max_new_tokens = 5;
+    const auto want = llm::generate(llm::JanusModel::load(kJanus + "/" + name)->language_model(), {1, 2, 3}, opt);
+    ASSERT_EQ(want.tokens.size(), 5u);
+    EXPECT_EQ(r.out, join(want.tokens) + "\n") << name;
+  }
+}
+
+TEST_F(JanusCli, RunPromptAndChatOnAJanusFolder) {
+  auto r = run("run --model " + kJanus + "/hf --prompt 'a red circle' -n 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("stop: "), std::string::npos) << r.err;
+  r = run("run --model " + kJanus + "/hf --chat 'what is a circle?' -n 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("stop: "), std::string::npos) << r.err;
+}
+
+TEST_F(JanusCli, RunSpeculativeWithTheLanguageModelsMtpEqualsGreedy) {
+  const auto model = test::make_janus_mtp_folder(dir_ / "janus_mtp");
+  const std::string base = "run --model " + model.string() + " --tokens 1,2,3 -n 16 --ignore-eos";
+  const auto greedy = run(base);
+  ASSERT_EQ(greedy.code, 0) << greedy.err;
+  const auto spec = run(base + " --speculative");
+  ASSERT_EQ(spec.code, 0) << spec.err;
+  EXPECT_EQ(std::count(greedy.out.begin(), greedy.out.end(), ','), 15) << greedy.out;
+  EXPECT_EQ(spec.out, greedy.out);
+  EXPECT_NE(spec.err.find("MTP drafts accepted"), std::string::npos) << spec.err;
+  // Without MTP weights (transformers drops them) --speculative is refused in one line.
+  const auto none = run("run --model " + kJanus + "/r1 --tokens 1,2,3 -n 4 --speculative");
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(std::count(none.err.begin(), none.err.end(), '\n'), 1) << none.err;
+  EXPECT_NE(none.err.find("MTP"), std::string::npos) << none.err;
+}
+
+// `shapes eval --model` on a 2-scene data set: one answer per record, K PNGs per t2i prompt, and
+// scores equal to re-scoring the written files with the file-based modes (the fixture draws 16 px
+// images, below the detector's 48 px, so image scores are ~0: only counts are checked).
+TEST_F(JanusCli, ShapesEvalWithModelWritesAnswersAndImagesAndScoresThemAsTheFileModes) {
+  const fs::path data = dir_ / "data", out = dir_ / "out";
+  auto r = run("shapes gen --n 2 --seed 3 --out " + data.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("shapes eval --model " + kJanus + "/hf --data " + data.string() + " --out " + out.string() + " --threads 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("14/14 records"), std::string::npos) << r.err;  // 2 captions + 8 vqa + 4 reasoning
+  const auto scores = nlohmann::json::parse(slurp(out / "scores.json"));
+  auto ids_of = [](const fs::path& jsonl) {
+    std::vector<std::string> ids;
+    std::istringstream in(slurp(jsonl));
+    for (std::string line; std::getline(in, line);) ids.push_back(nlohmann::json::parse(line)["id"]);
+    return ids;
+  };
+  std::string answer_files;
+  for (const auto& [task, file] : std::vector<std::pair<std::string, std::string>>{
+           {"caption", "captions.jsonl"}, {"vqa", "vqa.jsonl"}, {"reasoning", "reasoning.jsonl"}}) {
+    const fs::path answers = out / ("answers_" + task + ".jsonl");
+    const std::vector<std::string> want = ids_of(data / file);
+    EXPECT_EQ(ids_of(answers), want) << task;
+    EXPECT_EQ(scores["answers"]["tasks"][task]["n"], want.size()) << task;
+    answer_files += " " + answers.string();
+  }
+  const std::vector<std::string> prompts = ids_of(data / "t2i.jsonl");
+  ASSERT_EQ(prompts.size(), 2u);
+  for (const std::string& id : prompts)
+    for (int k = 0; k < 4; ++k) {  // default --images-per-prompt 4
+      const fs::path png = out / "images" / (id + "_" + std::to_string(k) + ".png");
+      ASSERT_TRUE(fs::exists(png)) << png;
+      EXPECT_EQ(vision::decode_image(slurp(png), png.string()).width, 16);
+    }
+  EXPECT_EQ(std::distance(fs::directory_iterator(out / "images"), fs::directory_iterator()), 8);
+  EXPECT_EQ(scores["images"]["all"]["n"], 8);
+  EXPECT_EQ(scores["images"]["prompts"], 2);
+
+  r = run("shapes eval --data " + data.string() + " --answers" + answer_files + " --json " +
+          (dir_ / "answers.json").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "answers.json")), scores["answers"]);
+  r = run("shapes eval --images " + (out / "images").string() + " --prompts " + (data / "t2i.jsonl").string() +
+          " --json " + (dir_ / "images.json").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "images.json")), scores["images"]);
+
+  // --n and --tasks: the first n records of the chosen task files only, scored against OUT/truth.
+  const fs::path out2 = dir_ / "out2";
+  r = run("shapes eval --model " + kJanus + "/hf --data " + data.string() + " --out " + out2.string() +
+          " --n 3 --tasks vqa,t2i --images-per-prompt 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto scores2 = nlohmann::json::parse(slurp(out2 / "scores.json"));
+  std::vector<std::string> first3 = ids_of(data / "vqa.jsonl");
+  first3.resize(3);
+  EXPECT_EQ(ids_of(out2 / "answers_vqa.jsonl"), first3);
+  EXPECT_EQ(ids_of(out2 / "truth" / "vqa.jsonl"), first3);
+  EXPECT_FALSE(fs::exists(out2 / "answers_caption.jsonl"));
+  EXPECT_EQ(scores2["answers"]["tasks"]["vqa"]["n"], 3);
+  EXPECT_EQ(scores2["answers"]["missing"], 0);
+  EXPECT_EQ(scores2["images"]["all"]["n"], 2);
+}
+
+TEST_F(JanusCli, ShapesEvalWithModelNamesTheMissingFileInOneLine) {
+  const fs::path data = dir_ / "data", model = dir_ / "model";
+  auto r = run("shapes gen --n 1 --seed 3 --out " + data.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(kJanus + "/hf/" + f, model / f);
+  r = run("shapes eval --model " + model.string() + " --data " + data.string() + " --out " + (dir_ / "o").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(model.string()), std::string::npos) << r.err;
+  fs::remove(data / "vqa.jsonl");
+  r = run("shapes eval --model " + kJanus + "/hf --data " + data.string() + " --out " + (dir_ / "o").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find((data / "vqa.jsonl").string() + ": missing"), std::string::npos) << r.err;
 }
 
 }  // namespace

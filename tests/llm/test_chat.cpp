@@ -1,11 +1,14 @@
-// TextModel: template → tokens → generation → streamed text, with the R1 think split.
+// TextModel: template → tokens → generation → streamed text, with the R1 think split; Janus
+// folders run text-only through their language model.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "janus_mtp_fixture.h"
 #include "llm/chat.h"
+#include "llm/janus_model.h"
 #include "llm/safetensors.h"
 
 namespace janus::llm {
@@ -88,6 +91,94 @@ TEST(TextModel, RejectsATokenizerLargerThanTheModelVocabulary) {
   std::ofstream(dir / "config.json") << R"({"model_type": "llama", "vocab_size": 1000, "hidden_size": 32,
     "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2})";
   EXPECT_THROW(TextModel::load(dir.string()), kernels::Error);
+  fs::remove_all(dir);
+}
+
+const std::string kJanus = std::string(JANUS_FIXTURES) + "/janus/";
+
+std::vector<float> logits_of(const Model& m, const std::vector<int64_t>& ids) {
+  KvCache cache = m.new_cache();
+  Tensor logits;
+  m.forward(cache, ids.data(), int64_t(ids.size()), {nullptr, &logits, false});
+  return logits.to_f32_vector();
+}
+
+// The Janus language model loaded alone runs the same code on the same weights as inside
+// JanusModel, so its logits must be bit-identical to JanusModel's text path (no image: the token
+// embeddings go through forward_embeds). Both layouts, llama and deepseek_v3 backbones.
+TEST(TextModel, JanusFolderLogitsEqualTheJanusLanguageModel) {
+  const auto ref = SafetensorsFile::open(kJanus + "ref_mm.safetensors");
+  const std::vector<int64_t> ids = ref->get("gen_prompt").to_i64_vector();  // a text-only prompt
+  for (const char* name : {"hf", "mm", "r1"}) {
+    SCOPED_TRACE(name);
+    const auto tm = TextModel::load(kJanus + name);
+    const auto jm = JanusModel::load(kJanus + name);
+    EXPECT_EQ(tm.model().config().model_type, jm->config().text.model_type);
+    Tensor logits;
+    jm->forward(ids.data(), int64_t(ids.size()), Tensor(), {nullptr, &logits, false});
+    const std::vector<float> got = logits_of(tm.model(), ids);
+    ASSERT_EQ(got.size(), ids.size() * 320);
+    EXPECT_EQ(got, logits.to_f32_vector());
+    EXPECT_EQ(got, logits_of(jm->language_model(), ids));
+  }
+}
+
+TEST(TextModel, JanusFolderChatsWithTheJanusTemplateAfterBos) {
+  const auto tm = TextModel::load(kJanus + "hf");
+  EXPECT_EQ(tm.chat_template().name(), "janus");  // tokenizer_config.json has no chat_template
+  GenerateOptions opt;
+  opt.max_new_tokens = 3;
+  const std::vector<tokenizers::ChatMessage> msgs{{"user", "a red circle"}};
+  const auto r = tm.chat(msgs, opt);
+  const std::string text = tm.chat_template().render(msgs, true);
+  EXPECT_EQ(text, "<|User|>: a red circle\n\n<|Assistant|>:");
+  EXPECT_EQ(r.result.prompt_tokens, 1 + int64_t(tm.tokenizer().encode(text).size()));  // BOS + template
+  EXPECT_GE(r.result.tokens.size(), 1u);
+  EXPECT_LE(r.result.tokens.size(), 3u);
+  EXPECT_NO_THROW(tm.complete("a red circle", opt));
+}
+
+// A Janus checkpoint with a stray tensor in its language model is refused by name; vision and
+// generation tensors are the Janus model's business and are ignored.
+TEST(TextModel, JanusFolderRefusesAnUnusedLanguageModelTensor) {
+  const fs::path dir = fs::path(JANUS_BINARY_DIR) / "text_model_tmp" / "janus_stray";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(kJanus + "hf/config.json", dir / "config.json");
+  auto f = SafetensorsFile::open(kJanus + "hf/model.safetensors");
+  NamedTensors w;
+  for (const auto& n : f->names()) w.push_back({n, f->get(n).clone()});
+  w.push_back({"model.language_model.layers.0.mlp.extra.weight", Tensor::zeros({2}, DType::F32)});
+  write_safetensors((dir / "model.safetensors").string(), w);
+  try {
+    Model::load(dir.string());
+    FAIL() << "expected an error";
+  } catch (const kernels::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'model.language_model.layers.0.mlp.extra.weight'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("1 checkpoint tensor(s)"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// The MTP module of a Janus deepseek_v3 language model sits at model.language_model.layers.<L>:
+// it loads, and speculative decoding reproduces plain greedy decoding token for token.
+TEST(TextModel, JanusMtpSpeculativeDecodingEqualsGreedy) {
+  EXPECT_FALSE(Model::load(kJanus + "r1")->has_mtp());  // transformers saved no MTP weights
+  const auto dir = test::make_janus_mtp_folder(fs::path(JANUS_BINARY_DIR) / "text_model_tmp" / "janus_mtp");
+  const auto m = Model::load(dir.string());
+  ASSERT_TRUE(m->has_mtp());
+  for (const std::vector<int64_t>& prompt : {std::vector<int64_t>{1, 2, 3}, std::vector<int64_t>{0, 17, 99, 4, 250}}) {
+    GenerateOptions opt;
+    opt.max_new_tokens = 24;
+    const GenerateResult greedy = generate(*m, prompt, opt);
+    opt.speculative_mtp = true;
+    const GenerateResult spec = generate(*m, prompt, opt);
+    EXPECT_EQ(spec.tokens, greedy.tokens);
+    EXPECT_EQ(spec.tokens.size(), 24u);
+    EXPECT_GT(spec.drafted, 0);
+    std::printf("[janus mtp] drafts accepted %lld/%lld\n", (long long)spec.accepted, (long long)spec.drafted);
+  }
   fs::remove_all(dir);
 }
 

@@ -2,15 +2,19 @@
 // tests/fixtures/janus/hf and a shapes-world data set generated at test time (2 scenes on a
 // 48-pixel canvas, resized by preprocessing to the fixture's vision image_size 32 and to the VQ's 16 px):
 // 2 caption + 2 t2i records, 2 records per step, so every 2 steps are one epoch.
+// The last tests run a seeded random init of the r1 config (tests/fixtures/janus/r1: deepseek_v3
+// backbone with an MTP module and MoE) through stage 2 with mtp_lambda and moe.bias_gamma.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "llm/janus_model.h"
+#include "llm/safetensors.h"
 #include "tokenizers/chat_template.h"
 #include "tokenizers/tokenizer.h"
 #include "train/run_janus.h"
@@ -251,6 +255,227 @@ TEST(JanusRecipe, ExportLoadsInJanusModelWithTheSameLogits) {
   const auto infer_codes = m->encode_images(gpx).to_i64_vector();
   EXPECT_EQ(int64_t(train_codes.size()), m->config().gen_image_tokens());
   EXPECT_EQ(train_codes, infer_codes);
+}
+
+// ---- Random-init r1 (deepseek_v3 backbone with MTP + MoE) recipes: model.weights_from, mtp_lambda,
+// moe.bias_gamma (correction biases checkpointed, resumed and exported), the t2i code cache.
+
+const std::string kR1 = std::string(JANUS_FIXTURES) + "/janus/r1";
+
+// Stage 2 (the backbone, MTP included, trains; SigLIP and the VQ stay frozen) from a seeded
+// random init of the r1 config, with the fixture's tokenizer. `model_extra` / `extra` are merged in.
+std::string write_r1_recipe(const std::string& name, const json& model_extra = json::object(),
+                            const json& extra = json::object()) {
+  json r = {{"name", name},
+            {"model", {{"config", kR1 + "/config.json"}, {"seed", 0}}},
+            {"tokenizer", kR1},
+            {"data", {{"train", kData}, {"seq_len", 256}, {"rows", 2}, {"seed", 1}}},
+            {"task", {{"loss", "answer"}}},
+            {"optimizer", {{"lr", 1e-2}, {"weight_decay", 0.0}}},
+            {"schedule", {{"kind", "constant"}}},
+            {"train", {{"steps", 6}, {"checkpoint_every", 3}}},
+            {"mtp_lambda", 0.3},
+            {"moe", {{"bias_gamma", 0.01}}},
+            {"janus", {{"stage", 2}}},
+            {"output", {{"dir", name}}}};
+  r["model"].update(model_extra);
+  r.update(extra);
+  const std::string path = (root() / (name + ".json")).string();
+  std::ofstream(path) << r.dump(2);
+  return path;
+}
+
+// A weights folder holding `tensors` (model.safetensors only).
+std::string write_weights(const std::string& name, const llm::NamedTensors& tensors) {
+  const fs::path d = root() / name;
+  fs::create_directories(d);
+  llm::write_safetensors((d / "model.safetensors").string(), tensors);
+  return d.string();
+}
+
+llm::NamedTensors r1_vq_tensors() {
+  auto f = llm::SafetensorsFile::open(kR1 + "/model.safetensors");
+  llm::NamedTensors w;
+  for (const auto& n : f->names())
+    if (n.rfind("model.vqmodel.", 0) == 0) w.push_back({n, f->get(n).clone()});
+  return w;
+}
+
+TEST(JanusRecipe, WeightsFromReplacesTheNamedParametersAfterRandomInit) {
+  const llm::NamedTensors vq = r1_vq_tensors();
+  ASSERT_GT(vq.size(), 10u);
+  const std::string dir = write_weights("vq_weights", vq);
+  tr::JanusRun run(tr::load_run_recipe(write_r1_recipe("weights_from", {{"weights_from", {dir}}})), quiet());
+  const auto fresh = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 0);
+  std::map<std::string, kernels::Tensor> want;
+  for (const auto& [n, t] : vq) want[n] = t;
+  const auto& ps = run.model().params();
+  ASSERT_EQ(ps.size(), fresh.params().size());
+  size_t replaced = 0, differs_from_init = 0;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    auto it = want.find(ps[i].name);
+    if (it == want.end()) {  // everything else: the seeded random init
+      EXPECT_TRUE(same_bits(ps[i].var.value(), fresh.params()[i].var.value())) << ps[i].name;
+      continue;
+    }
+    ++replaced;
+    EXPECT_TRUE(same_bits(ps[i].var.value(), it->second.to(kernels::DType::F32))) << ps[i].name;
+    differs_from_init += !same_bits(ps[i].var.value(), fresh.params()[i].var.value());
+  }
+  EXPECT_EQ(replaced, vq.size());
+  EXPECT_GT(differs_from_init, vq.size() / 2);  // the fixture's VQ is not the random one
+}
+
+TEST(JanusRecipe, WeightsFromRefusesUnknownTensorsAndShapeMismatches) {
+  auto expect_error = [](const std::string& name, const llm::NamedTensors& w, const std::vector<std::string>& parts) {
+    const std::string recipe = write_r1_recipe(name, {{"weights_from", {write_weights(name + "_w", w)}}});
+    try {
+      tr::JanusRun run(tr::load_run_recipe(recipe), quiet());
+      FAIL() << name << ": no error";
+    } catch (const std::runtime_error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(recipe), std::string::npos) << m;
+      EXPECT_NE(m.find("model.weights_from"), std::string::npos) << m;
+      for (const auto& p : parts) EXPECT_NE(m.find(p), std::string::npos) << m;
+    }
+  };
+  llm::NamedTensors vq = r1_vq_tensors();
+  llm::NamedTensors unknown = {vq[0], {"model.vqmodel.no_such.weight", vq[0].second}};
+  expect_error("wf_unknown", unknown, {"'model.vqmodel.no_such.weight'", "is not a parameter"});
+  const std::string victim = vq[1].first;
+  llm::NamedTensors bad_shape = {{victim, kernels::Tensor::zeros({3, 5}, kernels::DType::F32)}};
+  expect_error("wf_shape", bad_shape, {"'" + victim + "'", "[3, 5]"});
+}
+
+std::vector<json> metric_lines(const std::string& path) {
+  std::vector<json> v;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) v.push_back(json::parse(line));
+  return v;
+}
+
+// The straight 6-step r1 run with MTP and bias balancing (built once).
+Straight& r1_straight() {
+  static Straight s = [] {
+    Straight st;
+    st.run = std::make_unique<tr::JanusRun>(tr::load_run_recipe(write_r1_recipe("r1_straight")), quiet());
+    st.summary = st.run->run();
+    return st;
+  }();
+  return s;
+}
+
+TEST(JanusRecipe, MtpLossIsRecordedAndCorrectionBiasesMoveAndAreSaved) {
+  Straight& s = r1_straight();
+  llm::TrainableJanus& m = s.run->model();
+  ASSERT_TRUE(m.has_mtp());
+  const auto lines = metric_lines(s.run->recipe().metrics_path);
+  ASSERT_EQ(lines.size(), 6u);
+  for (const auto& l : lines) {
+    ASSERT_TRUE(l.contains("loss_mtp")) << l.dump();
+    EXPECT_TRUE(std::isfinite(l["loss_mtp"].get<double>())) << l.dump();
+    EXPECT_GT(l["loss_mtp"].get<double>(), 0.0);
+  }
+  std::printf("r1 run: loss_mtp %.4f -> %.4f, loss %.4f -> %.4f\n", lines.front()["loss_mtp"].get<double>(),
+              lines.back()["loss_mtp"].get<double>(), lines.front()["loss"].get<double>(),
+              lines.back()["loss"].get<double>());
+  // Random init starts the biases at 0; 6 steps of ±γ (γ = 0.01) moves every one that saw an
+  // unbalanced load.
+  ASSERT_EQ(m.buffers().size(), 2u);
+  for (const auto& b : m.buffers()) {
+    const auto v = b.value.to_f32_vector();
+    double amax = 0;
+    for (float x : v) amax = std::max(amax, double(std::fabs(x)));
+    EXPECT_GT(amax, 0.0) << b.name << " never moved";
+    EXPECT_LE(amax, 6 * 0.01 + 1e-6) << b.name;
+  }
+  auto check_file = [&](const std::string& path) {
+    auto f = llm::SafetensorsFile::open(path);
+    for (const auto& b : m.buffers()) {
+      ASSERT_TRUE(f->has(b.name)) << path << ": " << b.name;
+      EXPECT_TRUE(same_bits(f->get(b.name), b.value)) << path << ": " << b.name;
+    }
+  };
+  check_file(s.run->recipe().checkpoint_dir + "/step-000006/model.safetensors");
+  check_file(s.summary.export_dir + "/model.safetensors");
+}
+
+TEST(JanusRecipe, R1ThreePlusResumePlusThreeIsBitIdenticalToSixParamsAndBiases) {
+  Straight& s = r1_straight();
+  const std::string recipe = write_r1_recipe("r1_resumed");
+  { tr::JanusRun(tr::load_run_recipe(recipe), quiet(nullptr, 3)).run(); }
+  tr::JanusRun second(tr::load_run_recipe(recipe), quiet(nullptr, -1, true));
+  const tr::RunSummary r = second.run();
+  EXPECT_EQ(r.start_step, 3);
+  EXPECT_EQ(r.last.step, 6);
+  const auto& a = s.run->model().params();
+  const auto& b = second.model().params();
+  ASSERT_EQ(a.size(), b.size());
+  int64_t differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += !same_bits(a[i].var.value(), b[i].var.value());
+  EXPECT_EQ(differ, 0) << "tensors differing after 3 + resume + 3 vs 6 straight";
+  const auto& ab = s.run->model().buffers();
+  const auto& bb = second.model().buffers();
+  ASSERT_EQ(ab.size(), bb.size());
+  for (size_t i = 0; i < ab.size(); ++i) EXPECT_TRUE(same_bits(ab[i].value, bb[i].value)) << ab[i].name;
+  EXPECT_EQ(r.last.loss, s.summary.last.loss);
+}
+
+// Frozen VQ: codes are cached per image path. A run whose VQ is made trainable (it gets no gradient:
+// the codes are computed under NoGradGuard, so it never changes) re-encodes every image at every
+// step; both must train identically bit for bit over 3 epochs (every image met 3 times).
+TEST(JanusRecipe, CachedT2iCodesTrainExactlyAsReEncodedOnes) {
+  Straight& s = r1_straight();
+  tr::JanusRun fresh(
+      tr::load_run_recipe(write_r1_recipe("r1_no_cache", json::object(), {{"unfreeze", {"model.vqmodel.*"}}})),
+      quiet());
+  const tr::RunSummary r = fresh.run();
+  const auto cached = metric_lines(s.run->recipe().metrics_path);
+  const auto encoded = metric_lines(fresh.recipe().metrics_path);
+  ASSERT_EQ(cached.size(), encoded.size());
+  int gen_steps = 0;
+  for (size_t i = 0; i < cached.size(); ++i) {
+    EXPECT_EQ(cached[i]["loss"].get<double>(), encoded[i]["loss"].get<double>()) << "step " << i + 1;
+    if (cached[i].contains("loss_gen")) {
+      ++gen_steps;
+      EXPECT_TRUE(std::isfinite(cached[i]["loss_gen"].get<double>()));
+      EXPECT_EQ(cached[i]["loss_gen"].get<double>(), encoded[i]["loss_gen"].get<double>()) << "step " << i + 1;
+    }
+  }
+  EXPECT_GE(gen_steps, 3);
+  const auto& a = s.run->model().params();
+  const auto& b = fresh.model().params();
+  int64_t differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += !same_bits(a[i].var.value(), b[i].var.value());
+  EXPECT_EQ(differ, 0);
+  EXPECT_EQ(r.last.loss, s.summary.last.loss);
+}
+
+// The export (MTP weights and correction biases included) loads for inference and gives the
+// trained model's logits (the biases steer its routing too).
+TEST(JanusRecipe, R1ExportLoadsInJanusModelWithTheSameLogits) {
+  Straight& s = r1_straight();
+  auto m = llm::JanusModel::load(s.summary.export_dir);
+  const std::vector<int64_t> ids = {0, 303, 17, 42, 99, 120, 7, 304, 250, 33, 12};
+  const int64_t T = int64_t(ids.size());
+  kernels::Tensor logits;
+  llm::ForwardOutput out;
+  out.logits = &logits;
+  m->forward(ids.data(), T, kernels::Tensor(), out);
+  const auto want = s.run->model().forward_understanding(ids, 1, T, ag::Var()).value().to_f32_vector();
+  const auto got = logits.to_f32_vector();
+  ASSERT_EQ(got.size(), want.size());
+  double max_err = 0, max_ref = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    max_err = std::max(max_err, std::abs(double(got[i]) - want[i]));
+    max_ref = std::max(max_ref, std::abs(double(want[i])));
+  }
+  std::printf("r1 export vs TrainableJanus logits: max |diff| %.3g (max |logit| %.3g)\n", max_err, max_ref);
+  EXPECT_LE(max_err, 1e-4 * max_ref);  // as the stage-1 export test: two f32 implementations
+  std::ifstream pc(s.summary.export_dir + "/processor_config.json");
+  ASSERT_TRUE(pc.good());
+  EXPECT_EQ(json::parse(pc).at("system_prompt"), "");
 }
 
 }  // namespace

@@ -1,34 +1,40 @@
 #!/usr/bin/env bash
-# Fresh machine -> the main job: install dependencies, build, run a model.
-# Until the embedded shapes model lands (models/janus-shapes), this runs the tiny random-weight
-# checkpoints of the parity tests: the DeepSeek-V3 backbone (MLA + MoE + MTP) with and without MTP
-# speculative decoding, then the whole Janus pipeline on a shapes-world scene (detector, image
-# chat, text-to-image, the evaluator's verdict on the generated images). Random weights: the
-# answers and images are noise, the pipeline is real.
+# Fresh machine -> the main job on the embedded model (models/janus-shapes: Janus vision pathways
+# on a tiny DeepSeek-V3 backbone, trained by tools/train_janus_shapes.sh): installs dependencies,
+# builds, then on a new shapes-world scene
+#   1. captions it, 2. answers a question about it, 3. answers a reasoning question (think trace),
+#   4. generates 4 images for its caption and 5. prints the evaluator's verdict on them.
+# Outputs go to ${QUICKSTART_OUT:-quickstart-out}. SEED picks the scene (default 20261130).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"${JOBS:-2}" --target janus
-model=tests/fixtures/backbones/deepseek_v3
-echo "== janus run (MTP speculative decoding) on $model"
-./build/apps/janus run --model "$model" --tokens 5,17,42,7,99 -n 24 --speculative
-echo "== janus run (plain greedy) — same tokens"
-./build/apps/janus run --model "$model" --tokens 5,17,42,7,99 -n 24
-echo "== janus bench"
-./build/apps/janus bench --model "$model" --prompt 64 --gen 32
-
+janus=./build/apps/janus
 out=${QUICKSTART_OUT:-quickstart-out}
-janus=tests/fixtures/janus/hf
-echo "== janus shapes gen + detect (the shapes world and its pixel-level detector)"
-./build/apps/janus shapes gen --n 2 --seed 42 --out "$out/world"
-head -n 1 "$out/world/captions.jsonl"
-./build/apps/janus shapes detect "$out/world/images/000000.png"
-echo "== janus chat on that scene ($janus, random weights)"
-./build/apps/janus chat --model "$janus" --image "$out/world/images/000000.png" -n 12 "Describe the image."
-prompt=$(sed -n 's/.*"answer":"\([^"]*\)".*/\1/p' "$out/world/captions.jsonl" | head -n 1)
-echo "== janus generate -n 4 --cfg 5 \"$prompt\""
-./build/apps/janus generate --model "$janus" --prompt "$prompt" -n 4 --cfg 5 --seed 7 --out "$out/gen"
-echo "== janus shapes eval: the evaluator's verdict (here on the rendered scenes vs their prompts;"
-echo "   the tiny random model's 16 px images are below the detector's 48 px minimum)"
-./build/apps/janus shapes eval --images "$out/world/images" --prompts "$out/world/t2i.jsonl"
+seed=${SEED:-20261130}
+start=$(date +%s%N)
+field() {  # field FILE KEY: the first record's string value of KEY
+  sed -n "1s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"
+}
+echo "== a new scene (janus shapes gen --seed $seed) and what is really in it"
+$janus shapes gen --n 1 --seed "$seed" --size 96 --out "$out/world" 2>/dev/null
+img="$out/world/images/000000.png"
+echo "image: $img"
+echo "truth: $(field "$out/world/captions.jsonl" answer)"
+echo
+echo "== 1. janus chat --image $img \"Describe the image.\""
+$janus chat --image "$img" -n 64 "Describe the image." 2>/dev/null
+q=$(field "$out/world/vqa.jsonl" prompt)
+echo "== 2. janus chat --image $img \"$q\"   (truth: $(field "$out/world/vqa.jsonl" answer))"
+$janus chat --image "$img" -n 16 "$q" 2>/dev/null
+r=$(field "$out/world/reasoning.jsonl" prompt)
+echo "== 3. janus chat --image $img \"$r\"   (truth: $(field "$out/world/reasoning.jsonl" answer))"
+$janus chat --image "$img" -n 96 "$r" 2>/dev/null
+prompt=$(field "$out/world/t2i.jsonl" prompt)
+echo "== 4. janus generate -n 4 --cfg 5 --prompt \"$prompt\""
+$janus generate --prompt "$prompt" -n 4 --cfg 5 --seed 7 --out "$out/gen" --quiet
+echo "== 5. janus shapes eval: the evaluator's verdict on the 4 images (pixel-level detector)"
+$janus shapes eval --images "$out/gen" --prompt "$prompt" --json "$out/gen/scores.json"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf '== done in %d.%03d s (after the build)\n' $((ms / 1000)) $((ms % 1000))

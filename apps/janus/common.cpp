@@ -1,5 +1,6 @@
 #include "apps/janus/common.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -9,6 +10,7 @@
 namespace janus::app {
 
 std::string default_model_dir() {
+  if (const char* env = std::getenv("JANUS_MODEL"); env && *env) return env;
 #ifdef JANUS_DEFAULT_MODEL
   return JANUS_DEFAULT_MODEL;
 #else
@@ -21,8 +23,9 @@ std::string resolve_model_dir(const std::string& given) {
   const std::string dir = given.empty() ? default_model_dir() : given;
   if (!fs::is_directory(dir)) {
     if (given.empty())
-      throw std::runtime_error("no --model given and the embedded model " + dir +
-                               " is missing: pass --model DIR (an HF or Janus model folder)");
+      throw std::runtime_error("no --model given and the default model " + dir +
+                               " is missing (the embedded models/janus-shapes, or $JANUS_MODEL when set): pass "
+                               "--model DIR (an HF or Janus model folder)");
     throw std::runtime_error(dir + ": not a folder (expected an HF model folder with config.json)");
   }
   if (!fs::exists(fs::path(dir) / "config.json")) throw std::runtime_error(dir + ": missing config.json");

@@ -34,9 +34,10 @@ class Cli : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  Result run(const std::string& args) {
-    const std::string cmd = std::string(JANUS_BINARY_DIR) + "/apps/janus " + args + " >" + (dir_ / "stdout").string() +
-                            " 2>" + (dir_ / "stderr").string();
+  // env: "NAME=value ..." put before the command (empty: the test's own environment).
+  Result run(const std::string& args, const std::string& env = "") {
+    const std::string cmd = (env.empty() ? "" : env + " ") + std::string(JANUS_BINARY_DIR) + "/apps/janus " + args +
+                            " >" + (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
     int st = std::system(cmd.c_str());
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(dir_ / "stdout"), slurp(dir_ / "stderr")};
   }
@@ -162,11 +163,17 @@ TEST_F(Cli, BadTokenListAndMissingModelFolder) {
   expect_one_line_error(run("run --model /nonexistent/model --tokens 1"), {"/nonexistent/model"});
 }
 
-// Without --model the embedded model is used; while it is not in the repository, the error says so.
-TEST_F(Cli, MissingEmbeddedModelIsAOneLineError) {
-  if (fs::exists(fs::path(JANUS_FIXTURES) / ".." / ".." / "models" / "janus-shapes"))
-    GTEST_SKIP() << "the embedded model exists";
-  expect_one_line_error(run("run --tokens 1,2"), {"no --model given", "models/janus-shapes", "is missing"});
+// Without --model the default model is used: $JANUS_MODEL when set, else the embedded models/janus-shapes.
+TEST_F(Cli, MissingDefaultModelIsAOneLineError) {
+  expect_one_line_error(run("run --tokens 1,2", "JANUS_MODEL=/no/such/model"),
+                        {"no --model given", "/no/such/model", "is missing"});
+}
+
+TEST_F(Cli, RunWithoutModelUsesTheEmbeddedModel) {
+  // models/janus-shapes (committed): its language model continues token ids.
+  const auto r = run("run --tokens 0,3 -n 4 --ignore-eos");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("generated 4 tokens"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -169,6 +169,7 @@ struct JanusRun::Impl {
   int64_t first_step_of_run = 1;
   double first_loss = NAN;
   std::map<std::string, std::vector<int64_t>> code_cache;  // image path → VQ codes (frozen VQ)
+  bool vq_frozen = true;                                   // set once the freezing is applied
   std::vector<std::vector<int64_t>> step_load;             // expert loads of the current step
 
   Impl(RunRecipe r, RunOverrides o, tokenizers::Tokenizer t, llm::TrainableJanus m)
@@ -281,9 +282,6 @@ struct JanusRun::Impl {
   // (frozen) VQ. Codes are remembered per image path when the VQ is frozen, so each distinct image
   // is encoded once per run (a trainable VQ re-encodes every time).
   std::vector<int64_t> image_codes(const Batch& b, const std::vector<const Tensor*>& px) {
-    bool vq_frozen = true;
-    for (const auto& p : model.params())
-      if (p.trainable && p.name.rfind("model.vqmodel.", 0) == 0) vq_frozen = false;
     std::vector<std::string> paths;
     for (const auto& ex : b.examples)
       if (ex.length > 0 && b.segments[size_t(ex.row * b.seq_len)] == kGen) paths.push_back(ex.images.at(0));
@@ -471,6 +469,8 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
                                "' matches no parameter");
   }
   m.log("janus stage " + std::to_string(m.recipe.janus_stage) + ": " + count_trainable(params).summary());
+  for (const auto& p : params)
+    if (p.trainable && p.name.rfind("model.vqmodel.", 0) == 0) m.vq_frozen = false;
 
   m.loader = std::make_unique<JanusLoader>(
       &m.records, [this](const Record& rec) { return impl_->tokenize(rec); }, r.pack.rows, m.pad, r.pack.seed,
@@ -534,26 +534,13 @@ void JanusRun::export_model(const std::string& dir) const {
     throw std::runtime_error(m.recipe.source + ": export: " + m.config_source +
                              " is the original multi_modality layout; export writes the transformers janus "
                              "layout and cannot convert that config yet");
-  fs::create_directories(dir);
   llm::NamedTensors ts;
   for (const auto& p : m.model.params()) ts.push_back({p.name, p.var.value()});
   for (const auto& b : m.model.buffers()) ts.push_back({b.name, b.value});
-  llm::write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
-  fs::copy_file(m.config_source, dir + "/config.json", fs::copy_options::overwrite_existing);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
-    const fs::path p = fs::path(m.recipe.tokenizer_dir) / f;
-    if (fs::exists(p)) fs::copy_file(p, fs::path(dir) / f, fs::copy_options::overwrite_existing);
-  }
-  bool have_processor = false;
-  if (!m.recipe.init_from.empty()) {
-    for (const char* f : {"generation_config.json", "processor_config.json"}) {
-      const fs::path g = fs::path(m.recipe.init_from) / f;
-      if (!fs::exists(g)) continue;
-      fs::copy_file(g, fs::path(dir) / f, fs::copy_options::overwrite_existing);
-      have_processor = have_processor || std::string(f) == "processor_config.json";
-    }
-  }
-  if (!have_processor) {  // the prompt format this run trained on: no system prompt
+  write_export_folder(dir, ts, m.config_source, m.recipe, {"generation_config.json", "processor_config.json"});
+  if (m.recipe.init_from.empty() ||
+      !fs::exists(fs::path(m.recipe.init_from) /
+                  "processor_config.json")) {  // the prompt format this run trained on: no system prompt
     const nlohmann::json pc = {{"processor_class", "VLChatProcessor"},
                                {"image_tag", "<image_placeholder>"},
                                {"num_image_tokens", m.n_image},

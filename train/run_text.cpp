@@ -180,22 +180,28 @@ RunSummary TextRun::run() {
   return s;
 }
 
+void write_export_folder(const std::string& dir, const llm::NamedTensors& tensors, const std::string& config_source,
+                         const RunRecipe& recipe, const std::vector<std::string>& from_init) {
+  fs::create_directories(dir);
+  llm::write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  fs::copy_file(config_source, dir + "/config.json", fs::copy_options::overwrite_existing);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+    const fs::path p = fs::path(recipe.tokenizer_dir) / f;
+    if (fs::exists(p)) fs::copy_file(p, fs::path(dir) / f, fs::copy_options::overwrite_existing);
+  }
+  if (recipe.init_from.empty()) return;
+  for (const std::string& f : from_init) {
+    const fs::path g = fs::path(recipe.init_from) / f;
+    if (fs::exists(g)) fs::copy_file(g, fs::path(dir) / f, fs::copy_options::overwrite_existing);
+  }
+}
+
 void TextRun::export_model(const std::string& dir) const {
   const Impl& m = *impl_;
-  fs::create_directories(dir);
   llm::NamedTensors ts;
   for (const auto& p : m.model.params()) ts.push_back({p.name, p.var.value()});
   for (const auto& b : const_cast<llm::TrainableModel&>(m.model).buffers()) ts.push_back({b.name, b.value});
-  llm::write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
-  fs::copy_file(m.config_source, dir + "/config.json", fs::copy_options::overwrite_existing);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
-    const fs::path p = fs::path(m.recipe.tokenizer_dir) / f;
-    if (fs::exists(p)) fs::copy_file(p, fs::path(dir) / f, fs::copy_options::overwrite_existing);
-  }
-  if (!m.recipe.init_from.empty()) {
-    const fs::path g = fs::path(m.recipe.init_from) / "generation_config.json";
-    if (fs::exists(g)) fs::copy_file(g, fs::path(dir) / "generation_config.json", fs::copy_options::overwrite_existing);
-  }
+  write_export_folder(dir, ts, m.config_source, m.recipe, {"generation_config.json"});
 }
 
 }  // namespace janus::train

@@ -39,6 +39,12 @@ struct RunOverrides {
   LogFn log;                  // messages; default stderr
 };
 
+// Writes an exported model folder: DIR/model.safetensors (`tensors`, f32), DIR/config.json (a
+// copy of config_source), the tokenizer files of recipe.tokenizer_dir and, from recipe.init_from
+// when set, the files `from_init` that exist there. Shared by TextRun and JanusRun.
+void write_export_folder(const std::string& dir, const llm::NamedTensors& tensors, const std::string& config_source,
+                         const RunRecipe& recipe, const std::vector<std::string>& from_init);
+
 struct RunSummary {
   StepResult last;              // the last step run (step == start when none ran)
   int64_t start_step = 0;       // where this run began (> 0 after a resume)

@@ -101,7 +101,7 @@ Recipe parse_recipe(const std::string& json_text, const std::string& source, con
                    {"skip_bad", r.jsonl.skip_bad}};
 
   const json o = j.value("optimizer", json::object());
-  rd.keys(o, "optimizer", {"lr", "betas", "eps", "weight_decay", "no_decay"});
+  rd.keys(o, "optimizer", {"lr", "betas", "eps", "weight_decay", "no_decay", "groups"});
   r.lr = rd.number(o, "lr", "optimizer", 3e-4);
   if (o.contains("betas")) {
     const json& b = o["betas"];
@@ -116,12 +116,32 @@ Recipe parse_recipe(const std::string& json_text, const std::string& source, con
   r.adamw.weight_decay = rd.number(o, "weight_decay", "optimizer", 0.1);
   std::vector<std::string> no_decay =
       o.contains("no_decay") ? rd.strings(o, "no_decay", "optimizer.") : no_decay_norms_and_biases().patterns;
-  if (!no_decay.empty()) r.adamw.groups = {ParamGroup{no_decay, 0.0, 1.0}};
+  // optimizer.groups (torch's param groups): [{"params": [patterns], "lr_scale": 1, "weight_decay": W}],
+  // matched in order before no_decay; weight_decay defaults to optimizer.weight_decay.
+  json groups = json::array();
+  if (o.contains("groups")) {
+    if (!o["groups"].is_array()) rd.fail("optimizer.groups", "expected an array of objects");
+    for (size_t i = 0; i < o["groups"].size(); ++i) {
+      const json& g = o["groups"][i];
+      const std::string path = "optimizer.groups[" + std::to_string(i) + "]";
+      rd.keys(g, path, {"params", "lr_scale", "weight_decay"});
+      ParamGroup pg;
+      pg.patterns = rd.strings(g, "params", path + ".");
+      if (pg.patterns.empty()) rd.fail(path + ".params", "expected a non-empty array of name patterns");
+      pg.lr_scale = rd.number(g, "lr_scale", path, 1.0);
+      if (!(pg.lr_scale >= 0)) rd.fail(path + ".lr_scale", "must be >= 0");
+      pg.weight_decay = rd.number(g, "weight_decay", path, r.adamw.weight_decay);
+      r.adamw.groups.push_back(pg);
+      groups.push_back({{"params", pg.patterns}, {"lr_scale", pg.lr_scale}, {"weight_decay", pg.weight_decay}});
+    }
+  }
+  if (!no_decay.empty()) r.adamw.groups.push_back(ParamGroup{no_decay, 0.0, 1.0});
   canon["optimizer"] = {{"lr", r.lr},
                         {"betas", {r.adamw.beta1, r.adamw.beta2}},
                         {"eps", r.adamw.eps},
                         {"weight_decay", r.adamw.weight_decay},
                         {"no_decay", no_decay}};
+  if (!groups.empty()) canon["optimizer"]["groups"] = groups;
 
   const json t = j.value("train", json::object());
   rd.keys(t, "train", {"steps", "grad_accum", "clip_norm", "seed", "checkpoint_every", "keep_last", "log_every"});

@@ -8,7 +8,11 @@
 //            "seq_len": 512, "rows": 8, "seed": 0, "shuffle": true,
 //            "skip_bad": false, "check_images": false},
 //   "optimizer": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1,
-//                 "no_decay": ["*norm*", "*.bias"]},      (no_decay: weight decay 0 for these)
+//                 "no_decay": ["*norm*", "*.bias"],       (no_decay: weight decay 0 for these)
+//                 "groups": [{"params": ["model.vision_model.*"], "lr_scale": 0.25,
+//                             "weight_decay": 0.1}]},   (torch-style param groups: the first
+//                             group whose pattern matches a name sets its lr multiplier and weight
+//                             decay; groups are matched before no_decay)
 //   "schedule": {"kind": "cosine" | "constant" | "wsd", "warmup_steps": 0, "min_lr": 0,
 //                "total_steps": train.steps, "decay_steps": 0, "wsd_cosine_decay": false},
 //   "train": {"steps": 1000, "grad_accum": 1, "clip_norm": 1.0, "seed": 0,

@@ -129,21 +129,23 @@ class JanusLoader : public DataSource {
 
 bool is_gen_task(const Record& r) { return r.task == "t2i"; }
 
-// model.weights_from: every tensor of DIR's safetensors must name a parameter of the same shape.
+// model.weights_from: every tensor of DIR's safetensors must name a parameter or a buffer (the MoE
+// correction biases) of the same shape, so a whole exported Janus folder can seed a run.
 void load_weights_from(llm::TrainableJanus& model, const std::string& dir, const std::string& recipe) {
   llm::TensorStore store = llm::TensorStore::open_dir(dir);
-  std::map<std::string, const ag::Var*> by_name;
-  for (auto& p : model.params()) by_name[p.name] = &p.var;
+  std::map<std::string, Tensor> by_name;  // shared storage: writing it updates the model
+  for (auto& p : model.params()) by_name[p.name] = p.var.value();
+  for (auto& b : model.buffers()) by_name[b.name] = b.value;
   for (const std::string& n : store.names()) {
     auto it = by_name.find(n);
     if (it == by_name.end())
       throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n +
-                               "' is not a parameter of the model");
+                               "' is not a parameter or buffer of the model");
     Tensor t = store.get(n).to(kernels::DType::F32).contiguous();
-    const Tensor& dst = it->second->value();  // shared storage: writing it updates the parameter
+    const Tensor& dst = it->second;
     if (t.shape() != dst.shape())
       throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n + "' is " +
-                               kernels::shape_str(t.shape()) + ", the parameter is " + kernels::shape_str(dst.shape()));
+                               kernels::shape_str(t.shape()) + ", the model's is " + kernels::shape_str(dst.shape()));
     std::memcpy(dst.data<float>(), t.data<float>(), t.nbytes());
   }
 }

@@ -74,6 +74,34 @@ TEST(Recipe, ErrorsNameTheKeyPath) {
   EXPECT_NE(error_of("{not json").find("r.json: invalid JSON"), std::string::npos);
 }
 
+TEST(Recipe, ParamGroupsComeBeforeNoDecayAndDefaultToTheGlobalWeightDecay) {
+  tr::Recipe r = tr::parse_recipe(R"({"data": {"train": ["a"]},
+    "optimizer": {"weight_decay": 0.05, "groups": [
+      {"params": ["vision.*"], "lr_scale": 0.25},
+      {"params": ["head.*", "gen.*"], "lr_scale": 2, "weight_decay": 0}]}})",
+                                  "r.json", "");
+  ASSERT_EQ(r.adamw.groups.size(), 3u);
+  EXPECT_EQ(r.adamw.groups[0].patterns, std::vector<std::string>{"vision.*"});
+  EXPECT_DOUBLE_EQ(r.adamw.groups[0].lr_scale, 0.25);
+  EXPECT_DOUBLE_EQ(r.adamw.groups[0].weight_decay, 0.05);
+  EXPECT_EQ(r.adamw.groups[1].patterns, (std::vector<std::string>{"head.*", "gen.*"}));
+  EXPECT_DOUBLE_EQ(r.adamw.groups[1].lr_scale, 2.0);
+  EXPECT_DOUBLE_EQ(r.adamw.groups[1].weight_decay, 0.0);
+  EXPECT_EQ(r.adamw.groups[2].patterns, (std::vector<std::string>{"*norm*", "*.bias"}));  // no_decay last
+  EXPECT_DOUBLE_EQ(r.adamw.groups[2].weight_decay, 0.0);
+  const std::string plain =
+      tr::parse_recipe(R"({"data": {"train": ["a"]}, "optimizer": {"weight_decay": 0.05}})", "r.json", "").hash;
+  EXPECT_NE(r.hash, plain);  // groups change the numbers: a resume must not mix them
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": [{"params": []}]}})"),
+            "r.json: optimizer.groups[0].params: expected a non-empty array of name patterns");
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": [{"params": ["x"], "lr": 1}]}})"),
+            "r.json: optimizer.groups[0].lr: unknown key");
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": [{"params": ["x"], "lr_scale": -1}]}})"),
+            "r.json: optimizer.groups[0].lr_scale: must be >= 0");
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": {"params": ["x"]}}})"),
+            "r.json: optimizer.groups: expected an array of objects");
+}
+
 TEST(Recipe, HashIgnoresRunLengthAndLoggingButNotTheNumbers) {
   const std::string base =
       R"({"data": {"train": ["a"]}, "schedule": {"total_steps": 1000}, "train": {"steps": %S%}, "optimizer": {"lr": %LR%}})";

@@ -326,6 +326,32 @@ TEST(JanusRecipe, WeightsFromReplacesTheNamedParametersAfterRandomInit) {
   EXPECT_GT(differs_from_init, vq.size() / 2);  // the fixture's VQ is not the random one
 }
 
+TEST(JanusRecipe, WeightsFromAWholeModelFolderAlsoSetsTheMoeCorrectionBiases) {
+  // Phase 2 of a curriculum seeds itself from phase 1's export: parameters and buffers alike.
+  auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
+  llm::NamedTensors w;
+  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  ASSERT_FALSE(donor.buffers().empty());
+  for (auto& b : donor.buffers()) {
+    float* d = b.value.data<float>();
+    for (int64_t i = 0; i < b.value.numel(); ++i) d[i] = 0.25f * float(i + 1);
+    w.push_back({b.name, b.value.clone()});
+  }
+  tr::JanusRun run(
+      tr::load_run_recipe(write_r1_recipe("wf_whole", {{"weights_from", {write_weights("wf_whole_w", w)}}})), quiet());
+  const auto& ps = run.model().params();
+  ASSERT_EQ(ps.size(), donor.params().size());
+  for (size_t i = 0; i < ps.size(); ++i)
+    EXPECT_TRUE(same_bits(ps[i].var.value(), donor.params()[i].var.value())) << ps[i].name;
+  const auto& bs = run.model().buffers();
+  ASSERT_EQ(bs.size(), donor.buffers().size());
+  for (size_t i = 0; i < bs.size(); ++i) {
+    EXPECT_EQ(bs[i].name, donor.buffers()[i].name);
+    EXPECT_TRUE(same_bits(bs[i].value, donor.buffers()[i].value)) << bs[i].name;
+    EXPECT_EQ(bs[i].value.data<float>()[0], 0.25f) << bs[i].name;
+  }
+}
+
 TEST(JanusRecipe, WeightsFromRefusesUnknownTensorsAndShapeMismatches) {
   auto expect_error = [](const std::string& name, const llm::NamedTensors& w, const std::vector<std::string>& parts) {
     const std::string recipe = write_r1_recipe(name, {{"weights_from", {write_weights(name + "_w", w)}}});

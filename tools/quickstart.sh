@@ -18,7 +18,8 @@ field() {  # field FILE KEY: the first record's string value of KEY
   sed -n "1s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"
 }
 echo "== a new scene (janus shapes gen --seed $seed) and what is really in it"
-$janus shapes gen --n 1 --seed "$seed" --size 96 --out "$out/world" 2>/dev/null
+rm -rf "$out/world" "$out/gen"  # this script's own outputs from an earlier run (maybe another seed or size)
+$janus shapes gen --n 1 --seed "$seed" --size 48 --out "$out/world" 2>/dev/null
 img="$out/world/images/000000.png"
 echo "image: $img"
 echo "truth: $(field "$out/world/captions.jsonl" answer)"

@@ -2,16 +2,18 @@
 # Reproduces the embedded model models/janus-shapes from scratch with `janus train` recipes
 # (DESIGN §5), then scores it on held-out scenes. Every step is resumable: re-running the script
 # skips finished steps (their outputs exist) and resumes an interrupted training run.
-#   1. shapes world data (12,000 scenes, 64 px, seed 1)        janus shapes gen
+#   1. shapes world data (12,000 scenes, 48 px, seed 1)        janus shapes gen
 #   2. BPE tokenizer on its text                               train/recipes/janus_shapes_tokenizer.json
-#   3. VQ image tokenizer (64 px, 4x downsampling: 16x16 codes) train/recipes/shapes_vq.json; the
-#      Janus recipe reads the shipped copy models/shapes-vq (made by this recipe in an earlier
-#      session); this step retrains it into runs/shapes-vq/final and scores it, for comparison
-#   4. Janus on a DeepSeek-V3 backbone (MLA, MoE + shared expert, MTP), understanding and
-#      text-to-image together, VQ frozen                       train/recipes/janus_shapes.json
+#   3. VQ image tokenizer (48 px, 16x downsampling: 3x3 codes, one per grid cell)
+#                                                              train/recipes/janus_shapes_vq.json
+#   4a. understanding warm-up (ViT + aligner + backbone on captions, VQA, reasoning)
+#                                                              train/recipes/janus_shapes_und.json
+#   4b. Janus on a DeepSeek-V3 backbone (MLA, MoE + shared expert, MTP), understanding and
+#       text-to-image together, from 4a's weights and 3's VQ (frozen)
+#                                                              train/recipes/janus_shapes.json
 #   5. held-out evaluation (200 scenes, seed 1000003)          janus shapes eval --model
-# Usage: [SKIP_VQ=1] tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes/final; the
-# shipped copy is models/janus-shapes). Needs a built ./build/apps/janus. Times are printed.
+# Usage: tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes/final; the shipped
+# copy is models/janus-shapes). Needs a built ./build/apps/janus. Times are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 janus=./build/apps/janus
@@ -20,23 +22,21 @@ t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 
 step "1/5 shapes data"
-[ -f runs/shapes-data/t2i.jsonl ] || $janus shapes gen --n 12000 --seed 1 --size 64 --out runs/shapes-data
+[ -f runs/shapes-data48/t2i.jsonl ] || $janus shapes gen --n 12000 --seed 1 --size 48 --out runs/shapes-data48
 step "2/5 tokenizer"
 [ -f runs/janus-shapes-tokenizer/tokenizer.json ] || $janus train --recipe train/recipes/janus_shapes_tokenizer.json
 step "3/5 VQ tokenizer"
-if [ "${SKIP_VQ:-0}" = 1 ]; then
-  echo "SKIP_VQ=1: using models/shapes-vq as shipped"
-else
-  [ -f runs/shapes-vq/final/model.safetensors ] || $janus vq train --recipe train/recipes/shapes_vq.json --resume
-fi
-step "4/5 Janus (V3 backbone)"
+[ -f runs/janus-shapes-vq/final/model.safetensors ] || $janus vq train --recipe train/recipes/janus_shapes_vq.json --resume
+step "4a/5 Janus understanding warm-up"
+[ -f runs/janus-shapes-und/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_und.json --resume
+step "4b/5 Janus (V3 backbone), understanding + generation"
 [ -f runs/janus-shapes/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes.json --resume
 if [ "$out" != runs/janus-shapes/final ]; then
   mkdir -p "$out"
   cp runs/janus-shapes/final/* "$out"/
 fi
 step "5/5 held-out evaluation"
-[ -f runs/shapes-eval/t2i.jsonl ] || $janus shapes gen --n 200 --seed 1000003 --size 64 --out runs/shapes-eval
-$janus shapes eval --model "$out" --data runs/shapes-eval --out runs/shapes-eval/eval-"$(basename "$out")" \
+[ -f runs/shapes-eval48/t2i.jsonl ] || $janus shapes gen --n 200 --seed 1000003 --size 48 --out runs/shapes-eval48
+$janus shapes eval --model "$out" --data runs/shapes-eval48 --out runs/shapes-eval48/eval-"$(basename "$out")" \
   --images-per-prompt 4 --cfg 5 --seed 0
 step "done"

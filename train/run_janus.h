@@ -3,8 +3,9 @@
 //
 // JanusRun builds, in order: the tokenizer (recipe.tokenizer_dir), the model
 // (llm::TrainableJanus::from_checkpoint(init_from), or ::random(load_janus_config(config), seed)
-// then model.weights_from: each folder's tensors replace the parameters of the same names, e.g. a
-// VQ tokenizer trained by a "kind": "vq" recipe), the records (read_jsonl of every data.train file;
+// then model.weights_from: each folder's tensors replace the parameters and buffers (MoE correction
+// biases) of the same names, in list order, e.g. an earlier stage's export, then a VQ tokenizer
+// trained by a "kind": "vq" recipe), the records (read_jsonl of every data.train file;
 // a file listed twice is read twice: the way to weight a task), the freezing
 // (janus_stage_freeze(stage) first, then the recipe's freeze and unfreeze lists; a pattern matching
 // no parameter is an error), AdamW, the data (JanusLoader below, wrapped in a PrefetchSource of

@@ -10,7 +10,8 @@
 //            {"config": "cfg.json", "seed": 0,       random init from a config.json (seeded,
 //             "init_std": 0.02},                     TrainableModel::random)
 //            "weights_from": ["runs/vq/final"]       (optional, Janus) folders whose tensors then
-//                                                    replace the parameters of the same names
+//                                                    replace the parameters (and buffers) of
+//                                                    the same names, in list order
 //   "tokenizer": "tok/",                             folder with tokenizer.json; default: init_from
 //   "data":      {...}   recipe.h: train files, seq_len, rows, seed, shuffle, skip_bad, check_images
 //   "task": {"loss": "record" | "all" | "answer",    record: as each JSONL record says (data.h);

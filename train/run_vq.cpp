@@ -13,6 +13,7 @@
 #include "train/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/vq_data.h"
+#include "train/vq_kmeans.h"
 
 namespace janus::train {
 
@@ -78,6 +79,25 @@ std::string resolve(const std::string& base, const std::string& p) {
   fs::path q(p);
   if (q.is_relative() && !base.empty()) q = fs::path(base) / q;
   return q.lexically_normal().string();
+}
+
+// The "quantize_after" switch (run_vq.h): k-means centroids of the encoder's ẑ on a fixed image set.
+void init_codebook_by_kmeans(const vision::TrainVqModel& model, const VqTrainOptions& o, Rng& rng) {
+  const int64_t V = o.vq.num_embeddings, E = o.vq.embed_dim, per_image = o.grid() * o.grid();
+  const int64_t images = (32 * V + per_image - 1) / per_image;
+  VqImageSource src = o.image_dir.empty()
+                          ? VqImageSource::shapes(o.shapes_seed + 1, o.image_size, o.batch, per_image)
+                          : VqImageSource::folder(o.image_dir, o.image_size, o.batch, o.data_seed + 1, true, per_image);
+  std::vector<float> rows;
+  ag::NoGradGuard no_grad;
+  for (int64_t done = 0; done < images; done += o.batch) {
+    const Batch b = src.next_batch();
+    const std::vector<float> z =
+        model.quantize(model.encode_latents(ag::Var::constant(b.pixel_values[0]))).z_normed.value().to_f32_vector();
+    rows.insert(rows.end(), z.begin(), z.end());
+  }
+  const std::vector<float> c = spherical_kmeans(rows, E, V, 50, rng);
+  std::copy(c.begin(), c.end(), model.codebook().value().data<float>());
 }
 
 }  // namespace
@@ -170,15 +190,17 @@ VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
                    {"batch", o.batch}};
 
   const json l = rd.object(j, "loss");
-  rd.keys(l, "loss", {"beta", "codebook_weight", "reconstruction_weight", "restart_dead_codes"});
+  rd.keys(l, "loss", {"beta", "codebook_weight", "reconstruction_weight", "restart_dead_codes", "quantize_after"});
   o.loss.beta = rd.number(l, "beta", "loss", 0.25);
   o.loss.codebook_weight = rd.number(l, "codebook_weight", "loss", 1.0);
   o.loss.reconstruction_weight = rd.number(l, "reconstruction_weight", "loss", 1.0);
   o.restart_dead_codes = rd.integer(l, "restart_dead_codes", "loss", 0, 0);
+  o.quantize_after = rd.integer(l, "quantize_after", "loss", 0, 0);
   canon["loss"] = {{"beta", o.loss.beta},
                    {"restart_dead_codes", o.restart_dead_codes},
                    {"codebook_weight", o.loss.codebook_weight},
                    {"reconstruction_weight", o.loss.reconstruction_weight}};
+  if (o.quantize_after > 0) canon["loss"]["quantize_after"] = o.quantize_after;
 
   const json op = rd.object(j, "optimizer");
   rd.keys(op, "optimizer", {"lr", "betas", "eps", "weight_decay", "no_decay"});
@@ -212,6 +234,9 @@ VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
   o.keep_last = int(rd.integer(t, "keep_last", "train", 3, 0));
   o.log_every = rd.integer(t, "log_every", "train", 10, 1);
   canon["train"] = {{"grad_accum", o.grad_accum}, {"clip_norm", o.clip_norm}, {"seed", o.seed}};
+  if (o.quantize_after > 0 && o.quantize_after >= o.steps)
+    rd.fail("loss.quantize_after", std::to_string(o.quantize_after) + " warm-up steps leave none of train.steps = " +
+                                       std::to_string(o.steps) + " to train the codebook");
 
   const json s = rd.object(j, "schedule");
   rd.keys(s, "schedule", {"kind", "warmup_steps", "min_lr", "total_steps", "decay_steps", "wsd_cosine_decay"});
@@ -316,8 +341,10 @@ VqTrainResult train_vq(const VqTrainOptions& o, const VqTrainOverrides& ov) {
   std::vector<double> pool_err;  // cumulative squared quantisation errors of those rows
   auto loss_fn = [&](const Batch& b, Rng&) {
     if (b.pixel_values.size() != 1) throw std::runtime_error("train_vq: batch without its pixel tensor");
-    const vision::VqLosses l = vision::vq_tokenizer_losses(model, ag::Var::constant(b.pixel_values[0]), loss_opt);
-    if (o.restart_dead_codes > 0) {
+    vision::VqLossOptions step_opt = loss_opt;
+    step_opt.quantize = trainer_ptr->step() >= o.quantize_after;  // step() steps are done
+    const vision::VqLosses l = vision::vq_tokenizer_losses(model, ag::Var::constant(b.pixel_values[0]), step_opt);
+    if (o.restart_dead_codes > 0 && step_opt.quantize) {
       float* lu = last_used.data<float>();
       for (int64_t c : l.codes) lu[c] = float(trainer_ptr->step() + 1);
       // Candidates: every ẑ of the step, weighted by its squared distance to its code (in double).
@@ -370,6 +397,19 @@ VqTrainResult train_vq(const VqTrainOptions& o, const VqTrainOverrides& ov) {
       }
       pool.clear();
       pool_err.clear();
+    });
+  }
+  if (o.quantize_after > 0) {
+    trainer.add_hook([&](const StepResult& r) {
+      if (r.step != o.quantize_after) return;
+      init_codebook_by_kmeans(model, o, trainer.rng());
+      std::fill(last_used.data<float>(), last_used.data<float>() + V, float(r.step));
+      const std::string m = "step " + std::to_string(r.step) + ": codebook set to k-means centroids of the encoder's " +
+                            "latents; quantising from now on";
+      if (ov.log)
+        ov.log(m);
+      else
+        std::fprintf(stderr, "%s\n", m.c_str());
     });
   }
   if (ov.resume) trainer.resume();

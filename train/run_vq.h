@@ -19,7 +19,8 @@
 //            "image_size": 64,                     square side; a multiple of 2^(levels−1)
 //            "batch": 8},                          images per micro-batch
 //   "loss": {"beta": 0.25, "codebook_weight": 1.0, "reconstruction_weight": 1.0,    VqLossOptions
-//            "restart_dead_codes": 0},             every N steps (0: off), see below
+//            "restart_dead_codes": 0,              every N steps (0: off), see below
+//            "quantize_after": 0},                 quantisation warm-up steps (0: off), see below
 //   "optimizer": {"lr": 1e-3, "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0,
 //                 "no_decay": ["*norm*", "*.bias"]},
 //   "schedule": {"kind": "cosine", "warmup_steps": 0, "min_lr": 0, "total_steps": train.steps,
@@ -50,6 +51,19 @@
 // background that most latents of a shapes scene show, get the new codes). The step each
 // code was last chosen is the trainer buffer "model.vqmodel.quantize.last_used" (f32 [V], not
 // exported), so checkpoints carry it and resume stays bit-exact. The number restarted is logged.
+//
+// Quantisation warm-up with a k-means codebook (the data-dependent initialisation of
+// SoundStream's / vector-quantize-pytorch's kmeans_init, after an autoencoder warm-up): with
+// quantize_after = W > 0, steps 1..W train encoder and decoder as a plain autoencoder on the
+// normalised latents ẑ (VqLossOptions::quantize = false). After step W the codebook is set to
+// spherical k-means centroids of the encoder's ẑ on a separate, fixed set of K = ⌈32·V / tokens per
+// image⌉ images (shapes: scene stream seed shapes_seed + 1; folder: the same PNGs in the order of
+// data seed + 1), k-means++ seeds drawn with the trainer's Rng, 50 Lloyd iterations in double, an
+// empty cluster re-seeded with the row farthest from its centroid; every code then counts as used
+// at step W. Steps W+1.. quantise as usual. The switch happens before step W's checkpoint, so
+// resume stays exact. From-scratch encoders trained through the quantiser first learn "how much
+// ink" (codes that ignore colour and shape); the warm-up lets the encoder learn everything the
+// decoder needs before the codes are fixed.
 //
 // Export folder: model.safetensors (every parameter, f32, transformers `janus` names
 // "model.vqmodel.*") and config.json {"model_type": "janus_vq", "image_size": S,
@@ -87,6 +101,7 @@ struct VqTrainOptions {
 
   vision::VqLossOptions loss;
   int64_t restart_dead_codes = 0;  // steps; 0: off
+  int64_t quantize_after = 0;      // autoencoder warm-up steps before the k-means codebook; 0: off
 
   double lr = 1e-3;
   AdamWConfig adamw;  // betas (0.9, 0.99), weight_decay 0, no_decay group for norms and biases

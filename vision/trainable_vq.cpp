@@ -211,16 +211,17 @@ Var TrainVqModel::decode(const std::vector<int64_t>& codes, int64_t batch, int64
 
 VqLosses vq_tokenizer_losses(const TrainVqModel& m, const Var& pixels, const VqLossOptions& o) {
   VqLosses l;
-  TrainVqModel::Quantized qz = m.quantize(m.encode_latents(pixels));
+  const Var latents = m.encode_latents(pixels);
+  TrainVqModel::Quantized qz = m.quantize(latents);
   l.codes = qz.codes;
   l.z_normed = qz.z_normed;
-  l.reconstruction_image = m.decode_latents(qz.z_st);
+  l.reconstruction_image = m.decode_latents(
+      o.quantize ? qz.z_st : rows_to_nchw(qz.z_normed, latents.size(0), latents.size(2), latents.size(3)));
   l.reconstruction = ag::mean(ag::square(ag::sub(l.reconstruction_image, pixels)));
   l.codebook = ag::mean(ag::square(ag::sub(qz.q, ag::detach(qz.z_normed))));
   l.commitment = ag::scale(ag::mean(ag::square(ag::sub(ag::detach(qz.q), qz.z_normed))), o.beta);
-  l.total =
-      ag::add(ag::add(ag::scale(l.reconstruction, o.reconstruction_weight), ag::scale(l.codebook, o.codebook_weight)),
-              l.commitment);
+  l.total = ag::add(ag::scale(l.reconstruction, o.reconstruction_weight), ag::scale(l.codebook, o.codebook_weight));
+  if (o.quantize) l.total = ag::add(l.total, l.commitment);
   return l;
 }
 

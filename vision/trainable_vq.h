@@ -90,6 +90,10 @@ struct VqLossOptions {
   double beta = 0.25;
   double codebook_weight = 1.0;
   double reconstruction_weight = 1.0;
+  // false: the decoder reads ẑ itself (a quantisation warm-up, train/run_vq.h "quantize_after");
+  // codes, codebook and commitment terms are still computed and reported, total = reconstruction +
+  // codebook (the commitment term would pull ẑ towards codes about to be replaced).
+  bool quantize = true;
 };
 
 struct VqLosses {

@@ -5,13 +5,16 @@
 //    dead-code restarts on);
 // 3. the exported weights load in the inference vision::VqModel, whose encode/decode equal the
 //    trainable model's forward;
-// 4. recipe errors name the key; the PNG-folder source reads, orders and rolls over as stated.
+// 4. quantize_after: the first W steps train an autoencoder (no commitment term), then the codebook
+//    becomes unit k-means centroids and training quantises; resume across the switch is exact;
+// 5. recipe errors name the key; the PNG-folder source reads, orders and rolls over as stated.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "train/run_vq.h"
@@ -208,6 +211,76 @@ TEST(TrainVq, ResumeMidRunGivesTheStraightRunsWeightsBitForBit) {
   EXPECT_THROW(tr::train_vq(changed, ov), std::exception);
 }
 
+std::vector<json> metric_lines(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
+  return out;
+}
+
+TEST(TrainVq, QuantizeAfterWarmsUpAsAnAutoencoderThenUsesKmeansCentroids) {
+  const std::string dir = fresh_dir("warmup");
+  RemoveOnExit cleanup{dir};
+  json r = tiny_recipe(6, dir + "/a");
+  r["data"]["batch"] = 1;
+  r["train"]["checkpoint_every"] = 2;
+  r["loss"] = {{"quantize_after", 3}, {"restart_dead_codes", 2}};
+  const tr::VqTrainOptions straight = tr::parse_vq_options(r, dir + "/a.json");
+  tr::VqTrainOverrides ov = quiet();
+  std::vector<std::string> log;
+  ov.log = [&](const std::string& m) { log.push_back(m); };
+  ov.export_model = false;
+  const tr::VqTrainResult a = tr::train_vq(straight, ov);
+  // No restarts during the warm-up (step 2); the switch counts every code as used at step 3, so the
+  // restart check at step 4 finds none dead, the one at step 6 those unused in steps 4–6.
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0], "step 3: codebook set to k-means centroids of the encoder's latents; quantising from now on");
+  EXPECT_NE(log[1].find("step 6: restarted "), std::string::npos) << log[1];
+
+  // Warm-up steps: loss = rec + codebook; afterwards the commitment term (β = 0.25) is added.
+  const std::vector<json> m = metric_lines(straight.metrics_path);
+  ASSERT_EQ(m.size(), 6u);
+  for (const json& l : m) {
+    const double sum = l["rec"].get<double>() + l["codebook"].get<double>() +
+                       (l["step"].get<int>() > 3 ? l["commit"].get<double>() : 0.0);
+    EXPECT_NEAR(l["loss"].get<double>(), sum, 1e-6 * sum) << l.dump();
+    EXPECT_GT(l["commit"].get<double>(), 0.0);  // still reported
+  }
+
+  // Right after the switch (a run stopped at step 3) every code is a unit-length centroid.
+  r["output"]["dir"] = dir + "/c";
+  const tr::VqTrainOptions at3 = tr::parse_vq_options(r, dir + "/c.json");
+  ov.stop_at_step = 3;
+  const tr::VqTrainResult c = tr::train_vq(at3, ov);
+  const Tensor* cb = nullptr;
+  for (const auto& p : c.params)
+    if (p.name == "model.vqmodel.quantize.embedding.weight") cb = &p.var.value();
+  ASSERT_NE(cb, nullptr);
+  const std::vector<float> e = cb->to_f32_vector();
+  for (size_t row = 0; row < e.size() / 8; ++row) {
+    double n2 = 0;
+    for (size_t d = 0; d < 8; ++d) n2 += double(e[row * 8 + d]) * e[row * 8 + d];
+    EXPECT_NEAR(n2, 1.0, 1e-5) << "code " << row;
+  }
+  ov.stop_at_step = -1;
+
+  // Resume from the step-2 checkpoint (before the switch) reproduces the straight run bit for bit.
+  r["output"]["dir"] = dir + "/b";
+  const tr::VqTrainOptions cut = tr::parse_vq_options(r, dir + "/b.json");
+  ov.stop_at_step = 2;
+  tr::train_vq(cut, ov);
+  ov.stop_at_step = -1;
+  ov.resume = true;
+  const tr::VqTrainResult b = tr::train_vq(cut, ov);
+  EXPECT_EQ(b.start_step, 2);
+  ASSERT_EQ(a.params.size(), b.params.size());
+  for (size_t i = 0; i < a.params.size(); ++i) {
+    const Tensor &x = a.params[i].var.value(), &y = b.params[i].var.value();
+    EXPECT_TRUE(x.nbytes() == y.nbytes() && std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0) << a.params[i].name;
+  }
+}
+
 std::string parse_error(const json& j) {
   try {
     tr::parse_vq_options(j, "r.json");
@@ -248,6 +321,11 @@ TEST(TrainVq, OptionErrorsNameTheKey) {
   a = r;
   a["schedule"]["kind"] = "linear";
   EXPECT_NE(parse_error(a).find("r.json: schedule.kind: "), std::string::npos) << parse_error(a);
+  a = r;
+  a["loss"] = {{"quantize_after", 5}};
+  EXPECT_EQ(parse_error(a),
+            "r.json: loss.quantize_after: 5 warm-up steps leave none of train.steps = 5 to train the "
+            "codebook");
   a = r;
   a["train"]["stpes"] = 3;
   EXPECT_EQ(parse_error(a), "r.json: train.stpes: unknown key");

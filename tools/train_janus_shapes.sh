@@ -4,7 +4,7 @@
 # skips finished steps (their outputs exist) and resumes an interrupted training run.
 #   1. shapes world data (12,000 scenes, 48 px, seed 1)        janus shapes gen
 #   2. BPE tokenizer on its text                               train/recipes/janus_shapes_tokenizer.json
-#   3. VQ image tokenizer (48 px, 16x downsampling: 3x3 codes, one per grid cell)
+#   3. VQ image tokenizer (48 px, 8x downsampling: 6x6 codes, 2x2 per grid cell)
 #                                                              train/recipes/janus_shapes_vq.json
 #   4a. understanding warm-up (ViT + aligner + backbone on captions, VQA, reasoning)
 #                                                              train/recipes/janus_shapes_und.json

@@ -75,8 +75,8 @@ TEST(SphericalKmeans, FewerDistinctRowsThanClustersStillGivesUnitCentroids) {
   const std::vector<float> c = tr::spherical_kmeans(rows, 2, 5, 5, rng);
   ASSERT_EQ(c.size(), 10u);
   for (int j = 0; j < 5; ++j) {
-    EXPECT_NEAR(double(c[size_t(2 * j)]) * c[size_t(2 * j)] + double(c[size_t(2 * j + 1)]) * c[size_t(2 * j + 1)],
-                1.0, 1e-6);
+    EXPECT_NEAR(double(c[size_t(2 * j)]) * c[size_t(2 * j)] + double(c[size_t(2 * j + 1)]) * c[size_t(2 * j + 1)], 1.0,
+                1e-6);
     EXPECT_TRUE((c[size_t(2 * j)] == 1.f && c[size_t(2 * j + 1)] == 0.f) ||
                 (c[size_t(2 * j)] == 0.f && c[size_t(2 * j + 1)] == 1.f));
   }

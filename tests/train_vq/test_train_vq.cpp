@@ -169,6 +169,25 @@ TEST(TrainVq, ExportLoadsInInferenceVqModelAndMatchesTrainableForward) {
   EXPECT_GT(ev.codes_used, 0);
 }
 
+// Trains `o` to step k (its checkpoint), then a fresh model resumed there to the end.
+tr::VqTrainResult train_cut_at(const tr::VqTrainOptions& o, int64_t k, tr::VqTrainOverrides ov) {
+  ov.stop_at_step = k;
+  tr::train_vq(o, ov);
+  ov.stop_at_step = -1;
+  ov.resume = true;
+  return tr::train_vq(o, ov);
+}
+
+// Same parameter names in the same order, and every tensor equal byte for byte.
+void expect_same_weights(const ag::ParamList& a, const ag::ParamList& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Tensor &x = a[i].var.value(), &y = b[i].var.value();
+    ASSERT_EQ(a[i].name, b[i].name);
+    EXPECT_TRUE(x.nbytes() == y.nbytes() && std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0) << a[i].name;
+  }
+}
+
 TEST(TrainVq, ResumeMidRunGivesTheStraightRunsWeightsBitForBit) {
   const std::string dir = fresh_dir("resume");
   RemoveOnExit cleanup{dir};
@@ -188,23 +207,15 @@ TEST(TrainVq, ResumeMidRunGivesTheStraightRunsWeightsBitForBit) {
 
   r["output"]["dir"] = dir + "/b";
   const tr::VqTrainOptions cut = tr::parse_vq_options(r, dir + "/b.json");
-  ASSERT_EQ(straight.hash, cut.hash);  // output paths are not part of the hash
-  ov.stop_at_step = 3;
-  tr::train_vq(cut, ov);  // steps 1-3, checkpoint at 3
-  ov.stop_at_step = -1;
-  ov.resume = true;
-  const tr::VqTrainResult b = tr::train_vq(cut, ov);  // a fresh model, resumed at 3, steps 4-6
+  ASSERT_EQ(straight.hash, cut.hash);                    // output paths are not part of the hash
+  const tr::VqTrainResult b = train_cut_at(cut, 3, ov);  // steps 1-3, then a fresh model: 4-6
   EXPECT_EQ(b.start_step, 3);
   EXPECT_EQ(b.last.step, 6);
   EXPECT_EQ(a.last.loss, b.last.loss);
-  ASSERT_EQ(a.params.size(), b.params.size());
-  for (size_t i = 0; i < a.params.size(); ++i) {
-    const Tensor &x = a.params[i].var.value(), &y = b.params[i].var.value();
-    ASSERT_EQ(a.params[i].name, b.params[i].name);
-    EXPECT_TRUE(x.nbytes() == y.nbytes() && std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0) << a.params[i].name;
-  }
+  expect_same_weights(a.params, b.params);
 
   // A changed recipe (another learning rate) refuses to resume from these checkpoints.
+  ov.resume = true;
   r["optimizer"]["lr"] = 1e-3;
   const tr::VqTrainOptions changed = tr::parse_vq_options(r, dir + "/b.json");
   EXPECT_NE(changed.hash, cut.hash);
@@ -268,17 +279,9 @@ TEST(TrainVq, QuantizeAfterWarmsUpAsAnAutoencoderThenUsesKmeansCentroids) {
   // Resume from the step-2 checkpoint (before the switch) reproduces the straight run bit for bit.
   r["output"]["dir"] = dir + "/b";
   const tr::VqTrainOptions cut = tr::parse_vq_options(r, dir + "/b.json");
-  ov.stop_at_step = 2;
-  tr::train_vq(cut, ov);
-  ov.stop_at_step = -1;
-  ov.resume = true;
-  const tr::VqTrainResult b = tr::train_vq(cut, ov);
+  const tr::VqTrainResult b = train_cut_at(cut, 2, ov);
   EXPECT_EQ(b.start_step, 2);
-  ASSERT_EQ(a.params.size(), b.params.size());
-  for (size_t i = 0; i < a.params.size(); ++i) {
-    const Tensor &x = a.params[i].var.value(), &y = b.params[i].var.value();
-    EXPECT_TRUE(x.nbytes() == y.nbytes() && std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0) << a.params[i].name;
-  }
+  expect_same_weights(a.params, b.params);
 }
 
 std::string parse_error(const json& j) {

@@ -25,7 +25,8 @@ using json = nlohmann::json;
 struct GenArgs {
   std::string model, prompt, out = ".";
   int64_t n = 1, chunk = 1;
-  float cfg = 5.0f, temperature = 1.0f, top_p = 1.0f;
+  float cfg = 5.0f, temperature = 1.0f, top_p = 1.0f;            // cfg / temperature: the model's defaults
+  CLI::Option *cfg_flag = nullptr, *temperature_flag = nullptr;  // unless these were given
   int top_k = 0, threads = 0;
   uint64_t seed = 0;
   bool quiet = false;  // no progress bar (it is drawn only when stderr is a terminal)
@@ -59,12 +60,14 @@ void progress_bar(int64_t done, int64_t total, double t0) {
   std::fflush(stderr);
 }
 
-int generate(const GenArgs& a) {
+int generate(GenArgs a) {
   if (a.threads > 0) kernels::set_num_threads(a.threads);
   if (a.prompt.empty()) throw std::runtime_error("--prompt is empty");
   if (a.n < 1 || a.n > 64) throw std::runtime_error("-n must be in [1, 64]");
   const JanusSession s(a.model);
   const std::string& dir = s.dir();
+  if (!a.cfg_flag->count()) a.cfg = s.image_sampling().cfg;
+  if (!a.temperature_flag->count()) a.temperature = s.image_sampling().temperature;
 
   llm::ImageGenOptions opt;
   opt.num_images = a.n;
@@ -116,9 +119,13 @@ Registrar reg("generate", "Text-to-image with a Janus model (CFG, seeded samplin
   sub.add_option("--model", a->model, "Janus model folder (default: the embedded model)");
   sub.add_option("--prompt", a->prompt, "what to draw")->required();
   sub.add_option("-n,--num-images", a->n, "images generated in parallel (default 1)");
-  sub.add_option("--cfg", a->cfg, "classifier-free guidance weight (default 5; 1 = no guidance)");
-  sub.add_option("--temperature", a->temperature, "sampling temperature (default 1; 0 = greedy)")
-      ->check(CLI::NonNegativeNumber);
+  a->cfg_flag = sub.add_option("--cfg", a->cfg,
+                               "classifier-free guidance weight (default: the model's generation_config.json "
+                               "image_generation.cfg, else 5; 1 = no guidance)");
+  a->temperature_flag = sub.add_option("--temperature", a->temperature,
+                                       "sampling temperature (default: the model's image_generation.temperature, "
+                                       "else 1; 0 = greedy)")
+                            ->check(CLI::NonNegativeNumber);
   sub.add_option("--top-k", a->top_k, "keep the k most likely codes (0 = off)")->check(CLI::NonNegativeNumber);
   sub.add_option("--top-p", a->top_p, "nucleus sampling mass (1 = off)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--seed", a->seed, "sampling seed (default 0)");

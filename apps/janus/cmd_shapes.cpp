@@ -39,7 +39,8 @@ struct Args {
   // eval --model
   std::string model, eval_out, tasks = "caption,vqa,reasoning,t2i";
   int64_t eval_n = -1, images_per_prompt = 4;
-  float cfg = 5.0f, temperature = 1.0f;
+  float cfg = 5.0f, temperature = 1.0f;  // used only when given (else the model's defaults)
+  CLI::Option *cfg_flag = nullptr, *temperature_flag = nullptr;
   uint64_t eval_seed = 0;
   int threads = 0;
 };
@@ -126,8 +127,8 @@ int run_model_eval(const Args& a) {
                              : a.eval_out;
   o.n = a.eval_n;
   o.images_per_prompt = a.images_per_prompt;
-  o.cfg = a.cfg;
-  o.temperature = a.temperature;
+  if (a.cfg_flag->count()) o.cfg = a.cfg;
+  if (a.temperature_flag->count()) o.temperature = a.temperature;
   o.seed = a.eval_seed;
   o.tasks = split_list(a.tasks);
   const janus::app::ShapesModelEvalFiles f = janus::app::run_shapes_model_eval(o, progress);
@@ -139,9 +140,13 @@ int run_model_eval(const Args& a) {
               {"tasks", o.tasks},
               {"max_new_tokens", o.max_new_tokens},
               {"images_per_prompt", o.images_per_prompt},
-              {"cfg", o.cfg},
-              {"temperature", o.temperature},
+              {"cfg", f.sampling.cfg},
+              {"temperature", f.sampling.temperature},
+              {"sampling_from", f.sampling.source},
               {"seed", o.seed}}}};
+  if (!f.images.empty())
+    std::printf("image sampling: cfg %g, temperature %g (%s)\n", f.sampling.cfg, f.sampling.temperature,
+                f.sampling.source.c_str());
   if (o.n >= 0) std::printf("scored: the first %lld records of each task file (%s)\n", (long long)o.n, f.truth.c_str());
   if (!f.answer_files.empty()) {
     const AnswerReport r = evaluate_answers(f.truth, f.answer_files);
@@ -232,9 +237,13 @@ janus::app::Registrar reg(
       ev->add_option("--out", a->eval_out, "--model: output folder (default DATA/eval-<model folder name>)");
       ev->add_option("--n", a->eval_n, "--model: at most N records per task file (default all)");
       ev->add_option("--images-per-prompt", a->images_per_prompt, "--model: images per t2i prompt (default 4)");
-      ev->add_option("--cfg", a->cfg, "--model: classifier-free guidance weight (default 5)");
-      ev->add_option("--temperature", a->temperature, "--model: image sampling temperature (default 1)")
-          ->check(CLI::NonNegativeNumber);
+      a->cfg_flag = ev->add_option("--cfg", a->cfg,
+                                   "--model: classifier-free guidance weight (default: the model's "
+                                   "generation_config.json image_generation.cfg, else 5)");
+      a->temperature_flag = ev->add_option("--temperature", a->temperature,
+                                           "--model: image sampling temperature (default: the model's "
+                                           "image_generation.temperature, else 1)")
+                                ->check(CLI::NonNegativeNumber);
       ev->add_option("--seed", a->eval_seed, "--model: image sampling seed (default 0)");
       ev->add_option("--threads", a->threads, "--model: CPU threads (default: all cores)");
       ev->add_option("--tasks", a->tasks, "--model: comma list of caption,vqa,reasoning,t2i (default all)");

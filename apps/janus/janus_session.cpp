@@ -1,6 +1,7 @@
 #include "apps/janus/janus_session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,30 @@ JanusSession::JanusSession(const std::string& model_arg)
       system_ = j["system_prompt"].get<std::string>();
     }
   }
+  sampling_ = read_image_sampling(dir_ + "/generation_config.json");
+}
+
+ImageSampling read_image_sampling(const std::string& path) {
+  ImageSampling s;
+  if (!std::filesystem::exists(path)) return s;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(train::read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object() || !j.contains("image_generation")) return s;
+  const nlohmann::json& g = j["image_generation"];
+  if (!g.is_object()) throw std::runtime_error(path + ": image_generation: expected an object");
+  for (const auto& [key, v] : g.items()) {
+    float* dst = key == "cfg" ? &s.cfg : key == "temperature" ? &s.temperature : nullptr;
+    if (!dst) throw std::runtime_error(path + ": image_generation." + key + ": unknown key (cfg, temperature)");
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0.0)
+      throw std::runtime_error(path + ": image_generation." + key + ": expected a non-negative number");
+    *dst = v.get<float>();
+  }
+  s.source = path;
+  return s;
 }
 
 Tensor JanusSession::load_pixels(const std::vector<std::string>& paths) const {

@@ -7,8 +7,11 @@
 //   answer     llm::janus_answer, its tokens decoded as a stream (special tokens skipped, the stop
 //              token dropped); the stop token is the tokenizer's EOS (the release's
 //              language_config often names none), else the config's eos_token_ids
+//   image_sampling  the folder's text-to-image sampling defaults: generation_config.json's
+//              "image_generation": {"cfg": w, "temperature": t} (either key optional), else the
+//              release's cfg 5, temperature 1; command-line flags override them
 // Errors: std::runtime_error / kernels::Error naming the folder or file (missing config.json,
-// weights or tokenizer.json; unreadable images).
+// weights or tokenizer.json; unreadable images; a bad generation_config.json "image_generation").
 // Thread-safety: const methods may run concurrently (JanusModel is immutable after load).
 #pragma once
 #include <cstdint>
@@ -32,6 +35,12 @@ constexpr const char* kUnderstandingSystem =
 // What the first user turn starts with: one "<image_placeholder>\n" per image.
 std::string image_slots(size_t n_images);
 
+// Text-to-image sampling defaults of a model folder; `source` says where they came from.
+struct ImageSampling {
+  float cfg = 5.0f, temperature = 1.0f;
+  std::string source = "release defaults";
+};
+
 class JanusSession {
  public:
   // `model_arg` as given to --model (empty: the embedded model; see resolve_model_dir).
@@ -52,6 +61,7 @@ class JanusSession {
   std::vector<int64_t> t2i_ids(const std::string& prompt) const;
   // The "<｜▁pad▁｜>" id the unconditional CFG rows use; throws when the tokenizer has none.
   int64_t pad_id() const;
+  const ImageSampling& image_sampling() const { return sampling_; }
   // Options with the answer stop tokens set (max_new_tokens, sampling and seed left to the caller).
   llm::GenerateOptions answer_options() const;
   // Generates the answer to `ids` (images: JanusModel::image_embeds of the images the prompt
@@ -69,6 +79,12 @@ class JanusSession {
   std::string system_ = kUnderstandingSystem;
   int64_t bos_ = -1;
   std::vector<int64_t> stop_;
+  ImageSampling sampling_;
 };
+
+// Reads the "image_generation" object of a generation_config.json (the file may be absent:
+// defaults). Throws std::runtime_error naming the file and key for invalid JSON, an unknown key,
+// a non-number, or a negative value.
+ImageSampling read_image_sampling(const std::string& generation_config_path);
 
 }  // namespace janus::app

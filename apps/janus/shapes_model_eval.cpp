@@ -87,6 +87,9 @@ ShapesModelEvalFiles run_shapes_model_eval(const ShapesModelEvalOptions& opt,
   const JanusSession s(opt.model);  // before OUT is touched
   ShapesModelEvalFiles files;
   files.model_dir = s.dir();
+  files.sampling = s.image_sampling();
+  if (opt.cfg) files.sampling.cfg = *opt.cfg, files.sampling.source = "command line";
+  if (opt.temperature) files.sampling.temperature = *opt.temperature, files.sampling.source = "command line";
   files.truth = (fs::path(opt.out) / "truth").string();
   fs::create_directories(files.truth);
   for (const TaskRecords& t : tasks) train::write_file_atomic((fs::path(files.truth) / t.file).string(), t.lines);
@@ -133,11 +136,11 @@ ShapesModelEvalFiles run_shapes_model_eval(const ShapesModelEvalOptions& opt,
       if (e.is_regular_file() && e.path().extension() == ".png") fs::remove(e.path());
     llm::ImageGenOptions iopt;
     iopt.num_images = opt.images_per_prompt;
-    iopt.cfg_weight = opt.cfg;
-    iopt.sampling = {opt.temperature, 0, 1.0f, 0.0f};
+    iopt.cfg_weight = files.sampling.cfg;
+    iopt.sampling = {files.sampling.temperature, 0, 1.0f, 0.0f};
     iopt.seed = opt.seed;
-    const std::string params = "seed=" + std::to_string(opt.seed) + " cfg=" + std::to_string(opt.cfg) +
-                               " temperature=" + std::to_string(opt.temperature);
+    const std::string params = "seed=" + std::to_string(opt.seed) + " cfg=" + std::to_string(files.sampling.cfg) +
+                               " temperature=" + std::to_string(files.sampling.temperature);
     for (size_t i = 0; i < t.records.size(); ++i) {
       const Record& r = t.records[i];
       const llm::ImageGenResult g = llm::generate_images(s.model(), s.t2i_ids(r.prompt), s.pad_id(), iopt);

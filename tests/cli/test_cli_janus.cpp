@@ -129,6 +129,44 @@ TEST_F(JanusCli, GenerateWritesPngAndSidecarPerImageReproducibly) {
   EXPECT_NE(slurp(dir_ / "a" / "img_7_0.json"), slurp(dir_ / "a" / "img_7_1.json"));
 }
 
+// A model folder's generation_config.json "image_generation" sets the sampling defaults of
+// `janus generate` (and `janus shapes eval --model`); flags override them; a bad value is one error
+// line naming the file and key.
+TEST_F(JanusCli, GenerateTakesImageSamplingDefaultsFromTheModelFolder) {
+  const fs::path model = dir_ / "model";
+  fs::create_directories(model);
+  for (const auto& e : fs::directory_iterator(kJanus + "/mm")) fs::copy(e.path(), model / e.path().filename());
+  auto write_config = [&](const std::string& text) { std::ofstream(model / "generation_config.json") << text; };
+  auto sidecar = [&](const std::string& out) { return nlohmann::json::parse(slurp(dir_ / out / "img_7_0.json")); };
+  write_config(R"({"max_new_tokens": 10, "image_generation": {"cfg": 1.5, "temperature": 0}})");
+  const std::string prompt = " --prompt 'a red circle' -n 2 --seed 7 --out ";
+  auto r = run("generate --model " + model.string() + prompt + (dir_ / "defaults").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sidecar("defaults")["cfg"], 1.5);
+  EXPECT_EQ(sidecar("defaults")["temperature"], 0.0);
+  r = run("generate --model " + kJanus + "/mm --cfg 1.5 --temperature 0" + prompt + (dir_ / "flags").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sidecar("defaults")["codes"], sidecar("flags")["codes"]);
+  r = run("generate --model " + model.string() + " --cfg 3" + prompt + (dir_ / "override").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sidecar("override")["cfg"], 3.0);
+  EXPECT_EQ(sidecar("override")["temperature"], 0.0);
+
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"image_generation": {"cfg": -1}})", "image_generation.cfg"},
+           {R"({"image_generation": {"temperature": "hot"}})", "image_generation.temperature"},
+           {R"({"image_generation": {"top_k": 5}})", "image_generation.top_k: unknown key"},
+           {R"({"image_generation": 2})", "image_generation: expected an object"},
+           {R"({"image_generation": )", "invalid JSON"}}) {
+    write_config(text);
+    r = run("generate --model " + model.string() + prompt + (dir_ / "bad").string());
+    EXPECT_EQ(r.code, 2) << text;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find((model / "generation_config.json").string() + ": " + key), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
 TEST_F(JanusCli, ChatAnswersAboutAnImageAndReportsBadImages) {
   vision::Image img = vision::Image::make(40, 30, 3);
   for (size_t k = 0; k < img.data.size(); ++k) img.data[k] = uint8_t(k * 37);
@@ -225,6 +263,9 @@ TEST_F(JanusCli, ShapesEvalWithModelWritesAnswersAndImagesAndScoresThemAsTheFile
   EXPECT_EQ(std::distance(fs::directory_iterator(out / "images"), fs::directory_iterator()), 8);
   EXPECT_EQ(scores["images"]["all"]["n"], 8);
   EXPECT_EQ(scores["images"]["prompts"], 2);
+  EXPECT_EQ(scores["settings"]["cfg"], 5.0);  // the fixture folder has no generation_config.json
+  EXPECT_EQ(scores["settings"]["temperature"], 1.0);
+  EXPECT_EQ(scores["settings"]["sampling_from"], "release defaults");
 
   r = run("shapes eval --data " + data.string() + " --answers" + answer_files + " --json " +
           (dir_ / "answers.json").string());

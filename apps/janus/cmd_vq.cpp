@@ -1,7 +1,7 @@
-// janus vq train --recipe FILE.json [--steps N] [--resume] [--out DIR] [--no-eval]
+// janus vq train --recipe FILE.json [--steps N] [--resume] [--out DIR] [--no-eval] [--threads N]
 //     trains the VQ image tokenizer of a "kind": "vq" recipe (train/run_vq.h), exports it, then
 //     scores it on the recipe's held-out shapes scenes (train/vq_eval.h)
-// janus vq eval --model DIR [--n 200] [--seed S] [--json FILE] [--dump DIR]
+// janus vq eval --model DIR [--n 200] [--seed S] [--json FILE] [--dump DIR] [--threads N]
 //     scores an exported VQ tokenizer on held-out shapes scenes: reconstruction MSE, codebook
 //     usage and the detector's exact-scene accuracy on the decoded images
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "command.h"
+#include "kernels/thread_pool.h"
 #include "train/atomic_file.h"
 #include "train/run_vq.h"
 #include "train/vq_eval.h"
@@ -25,6 +26,7 @@ using nlohmann::json;
 struct Args {
   std::string recipe, out, model, json_path, dump_dir;
   int64_t steps = -1, n = 200, dump = 8;
+  int threads = 0;  // 0: JANUS_THREADS or all cores
   uint64_t seed = 1000003;
   bool resume = false, no_eval = false;
 };
@@ -64,6 +66,7 @@ json report(const VqShapesEval& e, uint64_t seed, int size) {
 }
 
 int run_train(const Args& a) {
+  if (a.threads > 0) janus::kernels::set_num_threads(a.threads);
   VqTrainOptions o = load_vq_options(a.recipe);
   if (!a.out.empty()) set_vq_output_dir(o, a.out);
   VqTrainOverrides ov;
@@ -84,6 +87,7 @@ int run_train(const Args& a) {
 }
 
 int run_eval(const Args& a) {
+  if (a.threads > 0) janus::kernels::set_num_threads(a.threads);
   const LoadedVq vq = load_vq_export(a.model);
   const json j = report(evaluate_vq_shapes(vq.model, a.seed, a.n, vq.image_size), a.seed, vq.image_size);
   if (!a.json_path.empty()) write_file_atomic(a.json_path, j.dump(2) + "\n");
@@ -114,12 +118,14 @@ janus::app::Registrar reg("vq", "VQ image tokenizer: train from a recipe, score 
   tr->add_flag("--resume", a->resume, "continue from the latest valid checkpoint");
   tr->add_option("--out", a->out, "output folder (default: the recipe's output.dir)");
   tr->add_flag("--no-eval", a->no_eval, "skip the held-out evaluation");
+  tr->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
   CLI::App* ev = sub.add_subcommand("eval", "Score an exported VQ tokenizer on held-out shapes scenes");
   ev->add_option("--model", a->model, "export folder (config.json + model.safetensors)")->required();
   ev->add_option("--n", a->n, "number of scenes (default 200)");
   ev->add_option("--seed", a->seed, "scene seed (default 1000003, never used for training)");
   ev->add_option("--json", a->json_path, "where to write the scores as JSON");
   ev->add_option("--dump", a->dump_dir, "write the first scenes and their reconstructions side by side here");
+  ev->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
   return [a, tr] { return tr->parsed() ? run_train(*a) : run_eval(*a); };
 });
 }  // namespace

@@ -33,8 +33,8 @@ r=$(field "$out/world/reasoning.jsonl" prompt)
 echo "== 3. janus chat --image $img \"$r\"   (truth: $(field "$out/world/reasoning.jsonl" answer))"
 $janus chat --image "$img" -n 96 "$r" 2>/dev/null
 prompt=$(field "$out/world/t2i.jsonl" prompt)
-echo "== 4. janus generate -n 4 --cfg 5 --prompt \"$prompt\""
-$janus generate --prompt "$prompt" -n 4 --cfg 5 --seed 7 --out "$out/gen" --quiet
+echo "== 4. janus generate -n 4 --prompt \"$prompt\"   (the model's sampling defaults)"
+$janus generate --prompt "$prompt" -n 4 --seed 7 --out "$out/gen" --quiet
 echo "== 5. janus shapes eval: the evaluator's verdict on the 4 images (pixel-level detector)"
 $janus shapes eval --images "$out/gen" --prompt "$prompt" --json "$out/gen/scores.json"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

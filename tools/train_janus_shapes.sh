@@ -11,13 +11,17 @@
 #   4b. Janus on a DeepSeek-V3 backbone (MLA, MoE + shared expert, MTP), understanding and
 #       text-to-image together, from 4a's weights and 3's VQ (frozen)
 #                                                              train/recipes/janus_shapes.json
+#   4c. the same mix re-weighted towards text-to-image (t2i at 42% of the rows), from 4b
+#                                                              train/recipes/janus_shapes_t2i.json
+#       + the image sampling defaults chosen on validation scenes (seed 2000003), not on the
+#       held-out ones: train/recipes/janus_shapes_generation_config.json → generation_config.json
 #   5. held-out evaluation (200 scenes, seed 1000003)          janus shapes eval --model
-# Usage: tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes/final; the shipped
+# Usage: tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes-t2i/final; the shipped
 # copy is models/janus-shapes). Needs a built ./build/apps/janus. Times are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 janus=./build/apps/janus
-out=${1:-runs/janus-shapes/final}
+out=${1:-runs/janus-shapes-t2i/final}
 t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 
@@ -31,12 +35,15 @@ step "4a/5 Janus understanding warm-up"
 [ -f runs/janus-shapes-und/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_und.json --resume
 step "4b/5 Janus (V3 backbone), understanding + generation"
 [ -f runs/janus-shapes/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes.json --resume
-if [ "$out" != runs/janus-shapes/final ]; then
+step "4c/5 Janus, text-to-image-weighted finish"
+[ -f runs/janus-shapes-t2i/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_t2i.json --resume
+cp train/recipes/janus_shapes_generation_config.json runs/janus-shapes-t2i/final/generation_config.json
+if [ "$out" != runs/janus-shapes-t2i/final ]; then
   mkdir -p "$out"
-  cp runs/janus-shapes/final/* "$out"/
+  cp runs/janus-shapes-t2i/final/* "$out"/
 fi
 step "5/5 held-out evaluation"
 [ -f runs/shapes-eval48/t2i.jsonl ] || $janus shapes gen --n 200 --seed 1000003 --size 48 --out runs/shapes-eval48
 $janus shapes eval --model "$out" --data runs/shapes-eval48 --out runs/shapes-eval48/eval-"$(basename "$out")" \
-  --images-per-prompt 4 --cfg 5 --seed 0
+  --images-per-prompt 4 --seed 0
 step "done"

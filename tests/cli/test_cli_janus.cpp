@@ -279,7 +279,7 @@ TEST_F(JanusCli, ShapesEvalWithModelWritesAnswersAndImagesAndScoresThemAsTheFile
   // --n and --tasks: the first n records of the chosen task files only, scored against OUT/truth.
   const fs::path out2 = dir_ / "out2";
   r = run("shapes eval --model " + kJanus + "/hf --data " + data.string() + " --out " + out2.string() +
-          " --n 3 --tasks vqa,t2i --images-per-prompt 1");
+          " --n 3 --tasks vqa,t2i --images-per-prompt 1 --cfg 2");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto scores2 = nlohmann::json::parse(slurp(out2 / "scores.json"));
   std::vector<std::string> first3 = ids_of(data / "vqa.jsonl");
@@ -290,6 +290,9 @@ TEST_F(JanusCli, ShapesEvalWithModelWritesAnswersAndImagesAndScoresThemAsTheFile
   EXPECT_EQ(scores2["answers"]["tasks"]["vqa"]["n"], 3);
   EXPECT_EQ(scores2["answers"]["missing"], 0);
   EXPECT_EQ(scores2["images"]["all"]["n"], 2);
+  EXPECT_EQ(scores2["settings"]["cfg"], 2.0);
+  EXPECT_EQ(scores2["settings"]["temperature"], 1.0);
+  EXPECT_EQ(scores2["settings"]["sampling_from"], "release defaults, cfg from the command line");
 }
 
 TEST_F(JanusCli, ShapesEvalWithModelNamesTheMissingFileInOneLine) {

@@ -11,7 +11,7 @@
 #   4b. Janus on a DeepSeek-V3 backbone (MLA, MoE + shared expert, MTP), understanding and
 #       text-to-image together, from 4a's weights and 3's VQ (frozen)
 #                                                              train/recipes/janus_shapes.json
-#   4c. the same mix re-weighted towards text-to-image (t2i at 42% of the rows), from 4b
+#   4c. the same mix re-weighted towards text-to-image (t2i at 40% of the rows), from 4b
 #                                                              train/recipes/janus_shapes_t2i.json
 #       + the image sampling defaults chosen on validation scenes (seed 2000003), not on the
 #       held-out ones: train/recipes/janus_shapes_generation_config.json → generation_config.json

@@ -66,8 +66,11 @@ int generate(GenArgs a) {
   if (a.n < 1 || a.n > 64) throw std::runtime_error("-n must be in [1, 64]");
   const JanusSession s(a.model);
   const std::string& dir = s.dir();
-  if (!a.cfg_flag->count()) a.cfg = s.image_sampling().cfg;
-  if (!a.temperature_flag->count()) a.temperature = s.image_sampling().temperature;
+  const ImageSampling sampling =
+      s.image_sampling(a.cfg_flag->count() ? std::optional<float>(a.cfg) : std::nullopt,
+                       a.temperature_flag->count() ? std::optional<float>(a.temperature) : std::nullopt);
+  a.cfg = sampling.cfg;
+  a.temperature = sampling.temperature;
 
   llm::ImageGenOptions opt;
   opt.num_images = a.n;
@@ -93,6 +96,7 @@ int generate(GenArgs a) {
         {"seed", a.seed},
         {"cfg", a.cfg},
         {"temperature", a.temperature},
+        {"sampling_from", sampling.source},
         {"top_k", a.top_k},
         {"top_p", a.top_p},
         {"width", img.width},

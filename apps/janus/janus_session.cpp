@@ -17,6 +17,16 @@ namespace janus::app {
 using kernels::DType;
 using kernels::Tensor;
 
+namespace {
+nlohmann::json read_json(const std::string& path) {
+  try {
+    return nlohmann::json::parse(train::read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
+  }
+}
+}  // namespace
+
 std::string image_slots(size_t n_images) {
   std::string s;
   for (size_t i = 0; i < n_images; ++i) s += "<image_placeholder>\n";
@@ -37,12 +47,7 @@ JanusSession::JanusSession(const std::string& model_arg)
     stop_ = model_->config().text.eos_token_ids;
   const std::string pc = dir_ + "/processor_config.json";
   if (std::filesystem::exists(pc)) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(train::read_file(pc));
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(pc + ": invalid JSON (" + std::string(e.what()) + ")");
-    }
+    const nlohmann::json j = read_json(pc);
     if (j.is_object() && j.contains("system_prompt")) {
       if (!j["system_prompt"].is_string()) throw std::runtime_error(pc + ": system_prompt: expected a string");
       system_ = j["system_prompt"].get<std::string>();
@@ -54,12 +59,7 @@ JanusSession::JanusSession(const std::string& model_arg)
 ImageSampling read_image_sampling(const std::string& path) {
   ImageSampling s;
   if (!std::filesystem::exists(path)) return s;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(train::read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
+  const nlohmann::json j = read_json(path);
   if (!j.is_object() || !j.contains("image_generation")) return s;
   const nlohmann::json& g = j["image_generation"];
   if (!g.is_object()) throw std::runtime_error(path + ": image_generation: expected an object");
@@ -71,6 +71,17 @@ ImageSampling read_image_sampling(const std::string& path) {
     *dst = v.get<float>();
   }
   s.source = path;
+  return s;
+}
+
+ImageSampling JanusSession::image_sampling(std::optional<float> cfg, std::optional<float> temperature) const {
+  ImageSampling s = sampling_;
+  if (cfg) s.cfg = *cfg;
+  if (temperature) s.temperature = *temperature;
+  if (cfg && temperature)
+    s.source = "command line";
+  else if (cfg || temperature)
+    s.source += std::string(", ") + (cfg ? "cfg" : "temperature") + " from the command line";
   return s;
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,9 @@ class JanusSession {
   std::vector<int64_t> t2i_ids(const std::string& prompt) const;
   // The "<｜▁pad▁｜>" id the unconditional CFG rows use; throws when the tokenizer has none.
   int64_t pad_id() const;
-  const ImageSampling& image_sampling() const { return sampling_; }
+  // The image sampling to use: `cfg` / `temperature` when given (the command line), else the
+  // folder's defaults; `source` names where each came from.
+  ImageSampling image_sampling(std::optional<float> cfg = {}, std::optional<float> temperature = {}) const;
   // Options with the answer stop tokens set (max_new_tokens, sampling and seed left to the caller).
   llm::GenerateOptions answer_options() const;
   // Generates the answer to `ids` (images: JanusModel::image_embeds of the images the prompt

@@ -87,13 +87,7 @@ ShapesModelEvalFiles run_shapes_model_eval(const ShapesModelEvalOptions& opt,
   const JanusSession s(opt.model);  // before OUT is touched
   ShapesModelEvalFiles files;
   files.model_dir = s.dir();
-  files.sampling = s.image_sampling();
-  if (opt.cfg) files.sampling.cfg = *opt.cfg;
-  if (opt.temperature) files.sampling.temperature = *opt.temperature;
-  if (opt.cfg && opt.temperature)
-    files.sampling.source = "command line";
-  else if (opt.cfg || opt.temperature)
-    files.sampling.source += std::string(", ") + (opt.cfg ? "cfg" : "temperature") + " from the command line";
+  files.sampling = s.image_sampling(opt.cfg, opt.temperature);
   files.truth = (fs::path(opt.out) / "truth").string();
   fs::create_directories(files.truth);
   for (const TaskRecords& t : tasks) train::write_file_atomic((fs::path(files.truth) / t.file).string(), t.lines);

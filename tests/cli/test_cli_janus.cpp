@@ -151,6 +151,9 @@ TEST_F(JanusCli, GenerateTakesImageSamplingDefaultsFromTheModelFolder) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(sidecar("override")["cfg"], 3.0);
   EXPECT_EQ(sidecar("override")["temperature"], 0.0);
+  EXPECT_EQ(sidecar("override")["sampling_from"],
+            (model / "generation_config.json").string() + ", cfg from the command line");
+  EXPECT_EQ(sidecar("flags")["sampling_from"], "command line");
 
   for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
            {R"({"image_generation": {"cfg": -1}})", "image_generation.cfg"},

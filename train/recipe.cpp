@@ -6,6 +6,7 @@
 
 #include "train/atomic_file.h"
 #include "train/checkpoint.h"
+#include "train/json_file.h"
 
 namespace janus::train {
 
@@ -65,12 +66,7 @@ struct Reader {
 
 Recipe parse_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir) {
   Reader rd{source};
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(source + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
+  const json j = parse_json(json_text, source);
   rd.keys(j, "", {"name", "model", "data", "optimizer", "schedule", "train", "freeze", "unfreeze", "model_options"});
   Recipe r;
   r.name = rd.string(j, "name", "", "");

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "train/atomic_file.h"
+#include "train/json_file.h"
 
 namespace janus::train {
 
@@ -87,12 +88,7 @@ void set_output_dir(RunRecipe& r, const std::string& dir) {
 
 RunRecipe parse_run_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir) {
   Ctx c{source, base_dir};
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(source + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
+  const json j = parse_json(json_text, source);
   if (!j.is_object()) c.fail("(top level)", std::string("expected an object, got ") + j.type_name());
   json base = json::object();
   for (const auto& [k, v] : j.items()) {

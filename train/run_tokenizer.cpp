@@ -7,6 +7,7 @@
 #include "tokenizers/bpe_trainer.h"
 #include "train/atomic_file.h"
 #include "train/data.h"
+#include "train/json_file.h"
 
 namespace janus::train {
 
@@ -19,12 +20,7 @@ TokenizerRecipe load_tokenizer_recipe(const std::string& path) {
   auto fail = [&](const std::string& key, const std::string& m) -> void {
     throw std::runtime_error(path + ": " + key + ": " + m);
   };
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
+  const json j = read_json_file(path);
   if (!j.is_object()) fail("(top level)", "expected an object");
   for (const auto& [k, v] : j.items())
     if (k != "kind" && k != "name" && k != "data" && k != "vocab_size" && k != "min_frequency" &&

@@ -12,6 +12,7 @@
 #include "llm/safetensors.h"
 #include "train/atomic_file.h"
 #include "train/checkpoint.h"
+#include "train/json_file.h"
 #include "train/vq_data.h"
 #include "train/vq_kmeans.h"
 
@@ -280,15 +281,7 @@ VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
   return o;
 }
 
-VqTrainOptions load_vq_options(const std::string& path) {
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
-  return parse_vq_options(j, path);
-}
+VqTrainOptions load_vq_options(const std::string& path) { return parse_vq_options(read_json_file(path), path); }
 
 void set_vq_output_dir(VqTrainOptions& o, const std::string& dir) {
   auto rebase = [&](std::string& p) {
@@ -439,12 +432,7 @@ void export_vq(const std::string& dir, const ag::ParamList& params, const vision
 
 LoadedVq load_vq_export(const std::string& dir) {
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
-  json j;
-  try {
-    j = json::parse(read_file(cfg_path));
-  } catch (const json::exception& e) {
-    throw std::runtime_error(cfg_path + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
+  const json j = read_json_file(cfg_path);
   if (!j.is_object() || !j.contains("vq_config") || !j.contains("image_size") || !j["image_size"].is_number_integer())
     throw std::runtime_error(cfg_path + ": expected {\"image_size\": int, \"vq_config\": {...}}");
   LoadedVq out;

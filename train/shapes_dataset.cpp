@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "train/atomic_file.h"
+#include "train/json_file.h"
 #include "train/shapes_tasks.h"
 #include "vision/image.h"
 #include "vision/shapes_detect.h"
@@ -97,12 +98,7 @@ GenStats generate_dataset(const GenOptions& opt, const std::function<void(int64_
                              std::to_string(kMaxCanvas) + "], got " + std::to_string(opt.canvas));
   const fs::path dir(opt.out), meta_path = dir / "meta.json";
   if (fs::exists(meta_path)) {  // resuming: same generator, seed and canvas only
-    json m;
-    try {
-      m = json::parse(read_file(meta_path.string()));
-    } catch (const json::exception& e) {
-      throw std::runtime_error(meta_path.string() + ": invalid JSON (" + e.what() + ")");
-    }
+    const json m = read_json_file(meta_path.string());
     bool same = false;
     try {  // value() throws json::type_error for a field of another type
       same = m.value("generator", "") == kGenerator && m.value("seed", uint64_t(0)) == opt.seed &&

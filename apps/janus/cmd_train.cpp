@@ -14,6 +14,7 @@
 #include "apps/janus/command.h"
 #include "kernels/thread_pool.h"
 #include "train/atomic_file.h"
+#include "train/json_file.h"
 #include "train/malloc_tuning.h"
 #include "train/run_janus.h"
 #include "train/run_text.h"
@@ -59,12 +60,7 @@ int train(const TrainArgs& a) {
   train::keep_freed_memory();
   if (a.threads > 0) kernels::set_num_threads(a.threads);
   {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(train::read_file(a.recipe));
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(a.recipe + ": invalid JSON (" + std::string(e.what()) + ")");
-    }
+    const nlohmann::json j = train::read_json_file(a.recipe);
     if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a);
     if (j.is_object() && j.contains("kind") && j["kind"] == "tokenizer") return train_tokenizer(a);
   }

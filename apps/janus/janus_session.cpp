@@ -9,6 +9,7 @@
 #include "llm/janus_generate.h"
 #include "tokenizers/stream_decoder.h"
 #include "train/atomic_file.h"
+#include "train/json_file.h"
 #include "vision/image.h"
 #include "vision/preprocess.h"
 
@@ -16,16 +17,6 @@ namespace janus::app {
 
 using kernels::DType;
 using kernels::Tensor;
-
-namespace {
-nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(train::read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + std::string(e.what()) + ")");
-  }
-}
-}  // namespace
 
 std::string image_slots(size_t n_images) {
   std::string s;
@@ -47,7 +38,7 @@ JanusSession::JanusSession(const std::string& model_arg)
     stop_ = model_->config().text.eos_token_ids;
   const std::string pc = dir_ + "/processor_config.json";
   if (std::filesystem::exists(pc)) {
-    const nlohmann::json j = read_json(pc);
+    const nlohmann::json j = train::read_json_file(pc);
     if (j.is_object() && j.contains("system_prompt")) {
       if (!j["system_prompt"].is_string()) throw std::runtime_error(pc + ": system_prompt: expected a string");
       system_ = j["system_prompt"].get<std::string>();
@@ -59,7 +50,7 @@ JanusSession::JanusSession(const std::string& model_arg)
 ImageSampling read_image_sampling(const std::string& path) {
   ImageSampling s;
   if (!std::filesystem::exists(path)) return s;
-  const nlohmann::json j = read_json(path);
+  const nlohmann::json j = train::read_json_file(path);
   if (!j.is_object() || !j.contains("image_generation")) return s;
   const nlohmann::json& g = j["image_generation"];
   if (!g.is_object()) throw std::runtime_error(path + ": image_generation: expected an object");

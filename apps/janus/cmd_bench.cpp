@@ -97,10 +97,10 @@ int bench(const BenchArgs& a) {
 Registrar reg("bench", "Measure prefill/decode tokens/s and achieved weight bandwidth", [](CLI::App& sub) {
   auto a = std::make_shared<BenchArgs>();
   sub.add_option("--model", a->model, "HF model folder (default: the embedded model)");
-  sub.add_option("--prompt", a->prompt, "prompt length for the prefill measurement")->check(CLI::PositiveNumber);
-  sub.add_option("--gen", a->gen, "tokens decoded for the decode measurement")->check(CLI::PositiveNumber);
+  sub.add_option("--prompt", a->prompt, "prompt length for the prefill measurement")->check(kPositive);
+  sub.add_option("--gen", a->gen, "tokens decoded for the decode measurement")->check(kPositive);
   sub.add_option("--threads", a->threads, "CPU threads (default: all cores)");
-  sub.add_option("--reps", a->reps, "repetitions (best is reported)")->check(CLI::PositiveNumber);
+  sub.add_option("--reps", a->reps, "repetitions (best is reported)")->check(kPositive);
   return [a] { return bench(*a); };
 });
 

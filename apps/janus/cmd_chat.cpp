@@ -82,7 +82,7 @@ Registrar reg("chat", "Ask a Janus model about images (streaming; interactive wi
                  "understanding prompt)")
       ->each([a](const std::string&) { a->system_given = true; });
   sub.add_option("-n,--max-new-tokens", a->n, "answer length limit (default 256)");
-  sub.add_option("--temperature", a->temperature, "0 = greedy (default)")->check(CLI::NonNegativeNumber);
+  sub.add_option("--temperature", a->temperature, "0 = greedy (default)")->check(kNonNegative);
   sub.add_option("--top-k", a->top_k, "keep the k most likely tokens (0 = off)");
   sub.add_option("--top-p", a->top_p, "nucleus sampling mass (1 = off)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--seed", a->seed, "sampling seed");

@@ -125,17 +125,17 @@ Registrar reg("generate", "Text-to-image with a Janus model (CFG, seeded samplin
   sub.add_option("-n,--num-images", a->n, "images generated in parallel (default 1)");
   a->cfg_flag = sub.add_option("--cfg", a->cfg,
                                "classifier-free guidance weight (default: the model's generation_config.json "
-                               "image_generation.cfg, else 5; 1 = no guidance)");
+                               "image_generation.cfg, else 5; 1 = no guidance)")
+                    ->check(kNonNegative);
   a->temperature_flag = sub.add_option("--temperature", a->temperature,
                                        "sampling temperature (default: the model's image_generation.temperature, "
                                        "else 1; 0 = greedy)")
-                            ->check(CLI::NonNegativeNumber);
-  sub.add_option("--top-k", a->top_k, "keep the k most likely codes (0 = off)")->check(CLI::NonNegativeNumber);
+                            ->check(kNonNegative);
+  sub.add_option("--top-k", a->top_k, "keep the k most likely codes (0 = off)")->check(kNonNegative);
   sub.add_option("--top-p", a->top_p, "nucleus sampling mass (1 = off)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--seed", a->seed, "sampling seed (default 0)");
   sub.add_option("--out", a->out, "output folder (created; default .)");
-  sub.add_option("--decode-chunk", a->chunk, "images per VQ decoder pass (memory bound; default 1)")
-      ->check(CLI::PositiveNumber);
+  sub.add_option("--decode-chunk", a->chunk, "images per VQ decoder pass (memory bound; default 1)")->check(kPositive);
   sub.add_option("--threads", a->threads, "CPU threads (default: all cores)");
   sub.add_flag("-q,--quiet", a->quiet, "no progress bar");
   return [a] { return generate(*a); };

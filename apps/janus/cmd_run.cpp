@@ -105,9 +105,9 @@ Registrar reg("run", "Generate a continuation of a prompt with a language model"
   sub.add_option("--system", a->system, "system prompt for --chat");
   sub.add_option("--chat-template", a->chat_template,
                  "override the template: deepseek-v3, deepseek-r1, qwen2.5, qwen3, llama3, janus");
-  sub.add_option("-n,--max-new-tokens", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
-  sub.add_option("--temperature", a->temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
-  sub.add_option("--top-k", a->top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
+  sub.add_option("-n,--max-new-tokens", a->n, "tokens to generate")->check(kNonNegative);
+  sub.add_option("--temperature", a->temperature, "0 = greedy")->check(kNonNegative);
+  sub.add_option("--top-k", a->top_k, "keep the k most likely tokens (0 = off)")->check(kNonNegative);
   sub.add_option("--top-p", a->top_p, "nucleus sampling mass (1 = off)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--min-p", a->min_p, "drop tokens below min_p x p_max (0 = off)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--seed", a->seed, "sampling seed");

@@ -239,11 +239,12 @@ janus::app::Registrar reg(
       ev->add_option("--images-per-prompt", a->images_per_prompt, "--model: images per t2i prompt (default 4)");
       a->cfg_flag = ev->add_option("--cfg", a->cfg,
                                    "--model: classifier-free guidance weight (default: the model's "
-                                   "generation_config.json image_generation.cfg, else 5)");
+                                   "generation_config.json image_generation.cfg, else 5)")
+                        ->check(janus::app::kNonNegative);
       a->temperature_flag = ev->add_option("--temperature", a->temperature,
                                            "--model: image sampling temperature (default: the model's "
                                            "image_generation.temperature, else 1)")
-                                ->check(CLI::NonNegativeNumber);
+                                ->check(janus::app::kNonNegative);
       ev->add_option("--seed", a->eval_seed, "--model: image sampling seed (default 0)");
       ev->add_option("--threads", a->threads, "--model: CPU threads (default: all cores)");
       ev->add_option("--tasks", a->tasks, "--model: comma list of caption,vqa,reasoning,t2i (default all)");

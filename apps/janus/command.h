@@ -5,6 +5,7 @@
 // "janus <cmd>: error: <message>" to stderr and exits with code 2. Success exits 0.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,6 +19,27 @@ struct Command {
 };
 
 std::vector<Command>& registry();
+
+// Option checks with plain messages ("must be >= 0, got -1"; CLI11's own NonNegativeNumber prints
+// the whole range up to DBL_MAX). Non-numbers, NaN and infinities are refused too.
+inline CLI::Validator number_at_least(double lo, bool inclusive) {
+  const std::string bound = std::string(inclusive ? ">= " : "> ") + (lo == 0 ? "0" : std::to_string(lo));
+  return CLI::Validator(
+      [lo, inclusive, bound](std::string& s) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size() || !std::isfinite(v)) return "expected a finite number, got " + s;
+        return (inclusive ? v >= lo : v > lo) ? std::string() : "must be " + bound + ", got " + s;
+      },
+      "NUMBER " + bound);
+}
+inline const CLI::Validator kNonNegative = number_at_least(0, true);
+inline const CLI::Validator kPositive = number_at_least(0, false);
 
 struct Registrar {
   Registrar(std::string name, std::string help, std::function<std::function<int()>(CLI::App&)> setup) {

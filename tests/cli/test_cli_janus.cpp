@@ -168,6 +168,14 @@ TEST_F(JanusCli, GenerateTakesImageSamplingDefaultsFromTheModelFolder) {
     EXPECT_NE(r.err.find((model / "generation_config.json").string() + ": " + key), std::string::npos) << r.err;
   }
   EXPECT_FALSE(fs::exists(dir_ / "bad"));
+  // The flags are held to the same range as the file: negative guidance is refused.
+  r = run("generate --model " + kJanus + "/mm --cfg -1" + prompt + (dir_ / "bad").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--cfg: must be >= 0, got -1"), std::string::npos) << r.err;
+  r = run("generate --model " + kJanus + "/mm --temperature nan" + prompt + (dir_ / "bad").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--temperature: expected a finite number, got nan"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
 }
 
 TEST_F(JanusCli, ChatAnswersAboutAnImageAndReportsBadImages) {

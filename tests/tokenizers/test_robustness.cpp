@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "tests/error_of.h"
 #include "tests/tokenizers/fixtures.h"
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/unicode.h"
@@ -14,14 +15,7 @@ namespace {
 using testing::fixture;
 using testing::shared_tokenizer;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using janus::test_util::error_of;
 
 TEST(Robustness, InvalidUtf8IsRejectedWithTheByteOffset) {
   Tokenizer tok = Tokenizer::from_dir(shared_tokenizer("qwen3"));

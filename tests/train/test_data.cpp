@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "tests/error_of.h"
 #include "train/data.h"
 #include "train/prefetch.h"
 
@@ -35,14 +36,7 @@ std::string write_temp(const std::string& name, const std::string& contents) {
   return path;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using janus::test_util::error_of;
 
 TEST(Jsonl, ParsesTheDocumentedSchema) {
   const std::string path = write_temp("ok.jsonl",

@@ -6,21 +6,15 @@
 
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <stdexcept>
 #include <string>
+
+#include "tests/error_of.h"
 
 namespace janus::train {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using janus::test_util::error_of;
 
 TEST(JsonFile, ReadsADocumentAndNamesTheFileInErrors) {
   const std::string path = testing::TempDir() + "/janus_json_file_" + std::to_string(getpid()) + ".json";

@@ -129,24 +129,51 @@ class JanusLoader : public DataSource {
 
 bool is_gen_task(const Record& r) { return r.task == "t2i"; }
 
-// model.weights_from: every tensor of DIR's safetensors must name a parameter or a buffer (the MoE
-// correction biases) of the same shape, so a whole exported Janus folder can seed a run.
-void load_weights_from(llm::TrainableJanus& model, const std::string& dir, const std::string& recipe) {
-  llm::TensorStore store = llm::TensorStore::open_dir(dir);
+// The model name a folder's tensor `n` seeds: its longest matching rename prefix replaced.
+std::string renamed(const std::string& n, const std::vector<std::pair<std::string, std::string>>& rename) {
+  const std::pair<std::string, std::string>* best = nullptr;
+  for (const auto& r : rename)
+    if (n.compare(0, r.first.size(), r.first) == 0 && (!best || r.first.size() > best->first.size())) best = &r;
+  return best ? best->second + n.substr(best->first.size()) : n;
+}
+
+// model.weights_from: every tensor of the folder's safetensors must name (after its renames) a
+// parameter or a buffer (the MoE correction biases) of the same shape, once, so a whole exported
+// Janus folder can seed a run (or a deeper one, with its MTP layer renamed past the new layers).
+void load_weights_from(llm::TrainableJanus& model, const RunRecipe::WeightsFrom& from, const std::string& recipe) {
+  llm::TensorStore store = llm::TensorStore::open_dir(from.dir);
   std::map<std::string, Tensor> by_name;  // shared storage: writing it updates the model
   for (auto& p : model.params()) by_name[p.name] = p.var.value();
   for (auto& b : model.buffers()) by_name[b.name] = b.value;
+  std::map<std::string, std::string> source_of;  // model name -> the folder's name that set it
   for (const std::string& n : store.names()) {
-    auto it = by_name.find(n);
-    if (it == by_name.end())
-      throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n +
-                               "' is not a parameter or buffer of the model");
+    const std::string target = renamed(n, from.rename);
+    const std::string what = "tensor '" + n + "'" + (target == n ? "" : " (renamed '" + target + "')");
+    const std::string where = recipe + ": model.weights_from: " + from.dir + ": ";
+    auto it = by_name.find(target);
+    if (it == by_name.end()) throw std::runtime_error(where + what + " is not a parameter or buffer of the model");
+    if (!source_of.emplace(target, n).second)
+      throw std::runtime_error(where + what + " and tensor '" + source_of[target] + "' both set '" + target + "'");
     Tensor t = store.get(n).to(kernels::DType::F32).contiguous();
     const Tensor& dst = it->second;
     if (t.shape() != dst.shape())
-      throw std::runtime_error(recipe + ": model.weights_from: " + dir + ": tensor '" + n + "' is " +
-                               kernels::shape_str(t.shape()) + ", the model's is " + kernels::shape_str(dst.shape()));
+      throw std::runtime_error(where + what + " is " + kernels::shape_str(t.shape()) + ", the model's is " +
+                               kernels::shape_str(dst.shape()));
     std::memcpy(dst.data<float>(), t.data<float>(), t.nbytes());
+  }
+}
+
+// model.zero_init: every pattern must match a parameter; the matches are set to zero.
+void zero_init(llm::TrainableJanus& model, const std::vector<std::string>& patterns, const std::string& recipe) {
+  for (const std::string& pat : patterns) {
+    size_t hits = 0;
+    for (auto& p : model.params())
+      if (glob_match(pat, p.name)) {
+        Tensor v = p.var.value();
+        std::memset(v.data<float>(), 0, v.nbytes());
+        ++hits;
+      }
+    if (hits == 0) throw std::runtime_error(recipe + ": model.zero_init: pattern '" + pat + "' matches no parameter");
   }
 }
 
@@ -419,7 +446,8 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
     config_source = recipe.config_path;
     return llm::TrainableJanus::random(llm::load_janus_config(recipe.config_path), recipe.init_seed);
   }();
-  for (const std::string& dir : recipe.weights_from) load_weights_from(model, dir, src);
+  zero_init(model, recipe.zero_init, src);
+  for (const auto& from : recipe.weights_from) load_weights_from(model, from, src);
   impl_ = std::make_unique<Impl>(std::move(recipe), std::move(ov), std::move(tok), std::move(model));
   Impl& m = *impl_;
   m.config_source = config_source;

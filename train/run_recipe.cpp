@@ -109,7 +109,7 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
   // model
   if (!j.contains("model")) c.fail("model", "missing (needs \"init_from\" or \"config\")");
   const json& m = j["model"];
-  c.keys(m, "model", {"init_from", "config", "seed", "init_std", "weights_from"});
+  c.keys(m, "model", {"init_from", "config", "seed", "init_std", "weights_from", "zero_init"});
   r.init_from = c.resolve(c.str(m, "init_from", "model.", ""));
   r.config_path = c.resolve(c.str(m, "config", "model.", ""));
   if (r.init_from.empty() == r.config_path.empty())
@@ -122,12 +122,44 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
   }
   r.init_std = c.num(m, "init_std", "model.", 0.02);
   if (m.contains("weights_from")) {
-    if (!m["weights_from"].is_array()) c.fail("model.weights_from", "expected a list of folders");
-    for (const auto& f : m["weights_from"]) {
-      if (!f.is_string()) c.fail("model.weights_from", "expected a list of folders");
-      r.weights_from.push_back(c.resolve(f.get<std::string>()));
+    const char* kWant = "expected a list of folders or {\"dir\": ..., \"rename\": {...}} objects";
+    if (!m["weights_from"].is_array()) c.fail("model.weights_from", kWant);
+    for (size_t i = 0; i < m["weights_from"].size(); ++i) {
+      const json& f = m["weights_from"][i];
+      const std::string path = "model.weights_from[" + std::to_string(i) + "]";
+      RunRecipe::WeightsFrom w;
+      if (f.is_string()) {
+        w.dir = c.resolve(f.get<std::string>());
+      } else if (f.is_object()) {
+        c.keys(f, path, {"dir", "rename"});
+        if (!f.contains("dir")) c.fail(path, "missing \"dir\"");
+        w.dir = c.resolve(c.str(f, "dir", path + ".", ""));
+        if (f.contains("rename")) {
+          if (!f["rename"].is_object()) c.fail(path + ".rename", "expected an object of name prefixes");
+          for (const auto& [from, to] : f["rename"].items()) {
+            if (from.empty()) c.fail(path + ".rename", "an empty prefix would rename every tensor");
+            if (!to.is_string())
+              c.fail(path + ".rename." + from, std::string("expected a string, got ") + to.type_name());
+            w.rename.emplace_back(from, to.get<std::string>());
+          }
+        }
+      } else {
+        c.fail(path, kWant);
+      }
+      if (w.dir.empty()) c.fail(path, "empty folder name");
+      r.weights_from.push_back(std::move(w));
     }
     opts["weights_from"] = m["weights_from"];
+  }
+  if (m.contains("zero_init")) {
+    const json& z = m["zero_init"];
+    if (!z.is_array()) c.fail("model.zero_init", "expected a list of parameter patterns");
+    for (const auto& p : z) {
+      if (!p.is_string() || p.get<std::string>().empty())
+        c.fail("model.zero_init", "expected a list of non-empty parameter patterns");
+      r.zero_init.push_back(p.get<std::string>());
+    }
+    opts["zero_init"] = z;
   }
   // The hash sees paths as written (relative to the recipe), so a run resumes from any cwd.
   base["model"] = r.init_from.empty() ? "config:" + m["config"].get<std::string>() +

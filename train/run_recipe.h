@@ -9,9 +9,13 @@
 //   "model": {"init_from": "models/x"}               an HF folder (config.json + safetensors), or
 //            {"config": "cfg.json", "seed": 0,       random init from a config.json (seeded,
 //             "init_std": 0.02},                     TrainableModel::random)
-//            "weights_from": ["runs/vq/final"]       (optional, Janus) folders whose tensors then
-//                                                    replace the parameters (and buffers) of
-//                                                    the same names, in list order
+//            "weights_from": ["runs/vq/final",       (optional, Janus) folders whose tensors then
+//              {"dir": "runs/x/final",               replace the parameters (and buffers) of
+//               "rename": {"a.layers.4.":            the same names, in list order; "rename"
+//                          "a.layers.6."}}],         maps name prefixes first (longest wins)
+//            "zero_init": ["a.layers.4.*.o_proj.*"]  (optional, Janus) parameters set to zero
+//                                                    after init, before weights_from (block
+//                                                    expansion: new layers start as identity)
 //   "tokenizer": "tok/",                             folder with tokenizer.json; default: init_from
 //   "data":      {...}   recipe.h: train files, seq_len, rows, seed, shuffle, skip_bad, check_images
 //   "task": {"loss": "record" | "all" | "answer",    record: as each JSONL record says (data.h);
@@ -62,8 +66,17 @@ struct RunRecipe {
   std::string config_path;  // config.json for random init, or empty
   uint64_t init_seed = 0;
   // Folders (config.json + safetensors) whose tensors replace the parameters of the same names
-  // after initialisation (e.g. a separately trained VQ tokenizer); JanusRun only.
-  std::vector<std::string> weights_from;
+  // after initialisation (e.g. a separately trained VQ tokenizer); JanusRun only. `rename` maps
+  // tensor-name prefixes (folder name -> model name; the longest matching prefix applies), so a
+  // checkpoint can seed a deeper model (its MTP layer moved past the new layers).
+  struct WeightsFrom {
+    std::string dir;
+    std::vector<std::pair<std::string, std::string>> rename;
+  };
+  std::vector<WeightsFrom> weights_from;
+  // Parameter patterns (freeze.h glob syntax; each must match) zeroed after initialisation and
+  // before weights_from; JanusRun only.
+  std::vector<std::string> zero_init;
   double init_std = 0.02;
   std::string tokenizer_dir;
 

@@ -85,6 +85,9 @@ TextRun::TextRun(RunRecipe recipe, RunOverrides ov) {
     throw std::runtime_error(src +
                              ": janus.stage: needs the Janus trainable model: run it with train::JanusRun "
                              "(train/run_janus.h); TextRun trains text backbones only");
+  if (!recipe.weights_from.empty() || !recipe.zero_init.empty())
+    throw std::runtime_error(src + ": model." + (recipe.weights_from.empty() ? "zero_init" : "weights_from") +
+                             ": only Janus recipes (\"janus\": {\"stage\": ...}) support it so far");
   auto tok = tokenizers::Tokenizer::from_dir(recipe.tokenizer_dir);
   std::string config_source;
   llm::TrainableModel model = [&] {

@@ -6,6 +6,7 @@
 // backbone with an MTP module and MoE) through stage 2 with mtp_lambda and moe.bias_gamma.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -371,6 +372,95 @@ TEST(JanusRecipe, WeightsFromRefusesUnknownTensorsAndShapeMismatches) {
   const std::string victim = vq[1].first;
   llm::NamedTensors bad_shape = {{victim, kernels::Tensor::zeros({3, 5}, kernels::DType::F32)}};
   expect_error("wf_shape", bad_shape, {"'" + victim + "'", "[3, 5]"});
+}
+
+// Block expansion: a checkpoint seeds a model one layer deeper. The donor's MTP layer (layers.2 of
+// the 2-layer r1 config) is renamed past the new layer, whose attention output and expert down
+// projections start at zero, so the deeper model computes exactly the donor's losses (MTP included).
+TEST(JanusRecipe, WeightsFromWithRenameAndZeroInitGrowsTheBackboneWithoutChangingItsFunction) {
+  auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
+  ASSERT_EQ(donor.config().text.num_hidden_layers, 2);
+  ASSERT_TRUE(donor.has_mtp());
+  llm::NamedTensors w;
+  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  for (auto& b : donor.buffers()) {  // non-zero router correction biases, to see them move along
+    float* d = b.value.data<float>();
+    for (int64_t i = 0; i < b.value.numel(); ++i) d[i] = 0.01f * float(i % 5);
+    w.push_back({b.name, b.value.clone()});
+  }
+  json cfg = json::parse(std::ifstream(kR1 + "/config.json"));
+  cfg["text_config"]["num_hidden_layers"] = 3;
+  const std::string cfg3 = (root() / "config3.json").string();
+  std::ofstream(cfg3) << cfg.dump(2);
+  const std::string L = "model.language_model.layers.";
+  const json model = {{"config", cfg3},
+                      {"weights_from", {{{"dir", write_weights("grow_w", w)}, {"rename", {{L + "2.", L + "3."}}}}}},
+                      {"zero_init", {L + "2.self_attn.o_proj.weight", L + "2.mlp.*down_proj.weight"}}};
+  tr::JanusRun run(tr::load_run_recipe(write_r1_recipe("grow", model)), quiet());
+  const llm::TrainableJanus& m = run.model();
+  ASSERT_EQ(m.config().text.num_hidden_layers, 3);
+
+  std::map<std::string, kernels::Tensor> got;
+  for (const auto& p : m.params()) got[p.name] = p.var.value();
+  for (const auto& b : m.buffers()) got[b.name] = b.value;
+  auto donor_name_in_grown = [&](const std::string& n) {
+    return n.rfind(L + "2.", 0) == 0 ? L + "3." + n.substr(L.size() + 2) : n;
+  };
+  for (const auto& [n, t] : w) {
+    const std::string g = donor_name_in_grown(n);
+    ASSERT_TRUE(got.count(g)) << g;
+    EXPECT_TRUE(same_bits(got[g], t)) << n << " -> " << g;
+  }
+  size_t zeroed = 0, random = 0;
+  for (const auto& p : m.params()) {
+    if (p.name.rfind(L + "2.", 0) != 0) continue;
+    const kernels::Tensor v = p.var.value();
+    const float* d = v.data<float>();
+    const bool all_zero = std::all_of(d, d + v.numel(), [](float x) { return x == 0.f; });
+    const bool zero_wanted =
+        p.name == L + "2.self_attn.o_proj.weight" || p.name.find("down_proj.weight") != std::string::npos;
+    if (zero_wanted) {
+      EXPECT_TRUE(all_zero) << p.name;
+      ++zeroed;
+    } else if (p.name.find("norm") == std::string::npos) {
+      EXPECT_FALSE(all_zero) << p.name << " should keep its random init";
+      ++random;
+    }
+  }
+  EXPECT_EQ(zeroed, 1u + size_t(m.config().text.n_routed_experts) + 1u);  // o_proj, experts, shared
+  EXPECT_GT(random, 5u);
+
+  const std::vector<int64_t> prompt = {5, 9, 17, 40, 7, 8, 99, 12};
+  const std::vector<int64_t> codes = {1, 7, 3, 63, 0, 12, 5, 5, 41, 2, 33, 60};
+  const llm::JanusLoss a = donor.generation_losses(prompt, codes, 2, 4, 6, 0.3);
+  const llm::JanusLoss b = m.generation_losses(prompt, codes, 2, 4, 6, 0.3);
+  EXPECT_EQ(a.main.value().to_f32_vector().at(0), b.main.value().to_f32_vector().at(0));
+  ASSERT_TRUE(b.mtp.defined());
+  EXPECT_EQ(a.mtp.value().to_f32_vector().at(0), b.mtp.value().to_f32_vector().at(0));
+}
+
+TEST(JanusRecipe, RenameCollisionsAndZeroInitPatternsThatMatchNothingAreErrors) {
+  auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
+  llm::NamedTensors w;
+  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  const std::string dir = write_weights("collide_w", w);
+  const std::string L = "model.language_model.layers.";
+  auto error_of_run = [](const std::string& recipe) -> std::string {
+    try {
+      tr::JanusRun run(tr::load_run_recipe(recipe), quiet());
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // layers.1. -> layers.0. while layers.0. stays: two of the folder's tensors set the same parameter.
+  const std::string r1 =
+      write_r1_recipe("collide", {{"weights_from", {{{"dir", dir}, {"rename", {{L + "1.", L + "0."}}}}}}});
+  const std::string e1 = error_of_run(r1);
+  EXPECT_NE(e1.find(r1 + ": model.weights_from: " + dir), std::string::npos) << e1;
+  EXPECT_NE(e1.find("both set '" + L + "0."), std::string::npos) << e1;
+  const std::string r2 = write_r1_recipe("zero_none", {{"zero_init", {"model.no_such.*"}}});
+  EXPECT_EQ(error_of_run(r2), r2 + ": model.zero_init: pattern 'model.no_such.*' matches no parameter");
 }
 
 std::vector<json> metric_lines(const std::string& path) {

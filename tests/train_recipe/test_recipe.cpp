@@ -93,12 +93,70 @@ TEST(RunRecipe, JanusStagesParseButNeedTheJanusModel) {
   }
 }
 
+TEST(RunRecipe, WeightsFromTakesFoldersOrFoldersWithRenamesAndZeroInitTakesPatterns) {
+  const tr::RunRecipe r = tr::parse_run_recipe(
+      R"({"model": {"config": "c.json", "weights_from": ["vq/final", {"dir": "/abs/run", "rename": {"a.4.": "a.6.", "b.": "c."}}],
+                    "zero_init": ["a.4.*.o_proj.weight", "a.5.*"]},
+          "tokenizer": "tok", "data": {"train": ["a.jsonl"]}})",
+      "r.json", "/base");
+  ASSERT_EQ(r.weights_from.size(), 2u);
+  EXPECT_EQ(r.weights_from[0].dir, "/base/vq/final");
+  EXPECT_TRUE(r.weights_from[0].rename.empty());
+  EXPECT_EQ(r.weights_from[1].dir, "/abs/run");
+  using Rename = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.weights_from[1].rename, (Rename{{"a.4.", "a.6."}, {"b.", "c."}}));
+  EXPECT_EQ(r.zero_init, (std::vector<std::string>{"a.4.*.o_proj.weight", "a.5.*"}));
+
+  auto model_error = [](const std::string& model) {
+    return error_of(R"({"model": {"config": "c.json", )" + model + R"(}, "tokenizer": "t", "data": {"train": ["a"]}})");
+  };
+  const std::string want_list =
+      "r.json: model.weights_from: expected a list of folders or {\"dir\": ..., \"rename\": {...}} objects";
+  EXPECT_EQ(model_error(R"("weights_from": "vq")"), want_list);
+  EXPECT_EQ(model_error(R"("weights_from": [3])"),
+            "r.json: model.weights_from[0]: expected a list of folders or "
+            "{\"dir\": ..., \"rename\": {...}} objects");
+  EXPECT_EQ(model_error(R"("weights_from": ["a", {"rename": {}}])"), "r.json: model.weights_from[1]: missing \"dir\"");
+  EXPECT_EQ(model_error(R"("weights_from": [{"dir": "a", "renames": {}}])"),
+            "r.json: model.weights_from[0].renames: unknown key");
+  EXPECT_EQ(model_error(R"("weights_from": [{"dir": "a", "rename": {"": "x."}}])"),
+            "r.json: model.weights_from[0].rename: an empty prefix would rename every tensor");
+  EXPECT_EQ(model_error(R"("weights_from": [{"dir": "a", "rename": {"x.": 1}}])"),
+            "r.json: model.weights_from[0].rename.x.: expected a string, got number");
+  EXPECT_EQ(model_error(R"("zero_init": "a.*")"), "r.json: model.zero_init: expected a list of parameter patterns");
+  EXPECT_EQ(model_error(R"("zero_init": [""])"),
+            "r.json: model.zero_init: expected a list of non-empty parameter patterns");
+
+  // Text recipes do not load weights this way yet: refused, not ignored.
+  for (const std::string model : {R"("weights_from": ["w"])", R"("zero_init": ["a.*"])"}) {
+    const tr::RunRecipe t = tr::parse_run_recipe(
+        R"({"model": {"config": "c.json", )" + model + R"(}, "tokenizer": "t", "data": {"train": ["a"]}})", "r.json",
+        "/b");
+    try {
+      tr::TextRun run(t, {});
+      FAIL() << model << " ran in a text recipe";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("only Janus recipes"), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("r.json: model.", 0), 0u) << e.what();
+    }
+  }
+}
+
 TEST(RunRecipe, HashCoversModelAndPrecisionButNotOutput) {
   auto h = [](const std::string& extra) { return tr::parse_run_recipe(recipe_with(extra), "r", "/b").base.hash; };
   EXPECT_EQ(h(""), h(R"("output": {"dir": "elsewhere"})"));
   EXPECT_NE(h(""), h(R"("precision": "bf16")"));
   EXPECT_NE(h(""), h(R"("mtp_lambda": 0.1)"));
   EXPECT_NE(h(""), h(R"("tokenizer": "tok2")"));
+  auto hm = [](const std::string& model) {
+    return tr::parse_run_recipe(
+               R"({"model": {"config": "c.json")" + model + R"(}, "tokenizer": "tok", "data": {"train": ["a.jsonl"]}})",
+               "r", "/b")
+        .base.hash;
+  };
+  EXPECT_EQ(h(""), hm(""));
+  EXPECT_NE(hm(""), hm(R"(, "zero_init": ["a.*"])"));
+  EXPECT_NE(hm(R"(, "weights_from": ["w"])"), hm(R"(, "weights_from": [{"dir": "w", "rename": {"a.": "b."}}])"));
   // Paths enter as written: the same recipe read from another folder resumes the same run.
   EXPECT_EQ(h(""), tr::parse_run_recipe(recipe_with(""), "r", "/elsewhere").base.hash);
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -20,6 +21,11 @@ struct Job {
   int64_t n, chunks;
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> pending{0};
+  // The first exception a chunk threw; the chunks not yet started are then skipped, and run()
+  // rethrows it on the calling thread once every chunk is accounted for.
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  std::exception_ptr error;
 };
 
 class Pool {
@@ -62,6 +68,7 @@ class Pool {
     std::unique_lock<std::mutex> lk(mu_);
     done_cv_.wait(lk, [&] { return job->pending.load() == 0; });
     job_.reset();
+    if (job->error) std::rethrow_exception(job->error);
   }
 
  private:
@@ -70,7 +77,15 @@ class Pool {
       int64_t c = job.next.fetch_add(1);
       if (c >= job.chunks) return;
       int64_t b = job.n * c / job.chunks, e = job.n * (c + 1) / job.chunks;
-      (*job.f)(b, e);
+      if (!job.failed.load()) {
+        try {
+          (*job.f)(b, e);
+        } catch (...) {  // never let it escape: a worker would terminate, the caller leave f dangling
+          std::lock_guard<std::mutex> lk(job.error_mu);
+          if (!job.error) job.error = std::current_exception();
+          job.failed = true;
+        }
+      }
       if (job.pending.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lk(mu_);
         done_cv_.notify_all();

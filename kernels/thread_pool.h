@@ -2,7 +2,9 @@
 //
 // parallel_for(n, f) calls f(begin, end) on disjoint chunks covering [0, n), using every worker
 // plus the calling thread, and returns when all chunks are done. Nested calls from inside a
-// worker run serially. The pool size defaults to the number of online cores; JANUS_THREADS or
+// worker run serially. An exception thrown by f (on any thread) is rethrown by parallel_for on
+// the calling thread after the running chunks finish; chunks not yet started are skipped (the first
+// exception wins). The pool size defaults to the number of online cores; JANUS_THREADS or
 // set_num_threads() override it (call before the first parallel_for).
 #pragma once
 #include <cstdint>

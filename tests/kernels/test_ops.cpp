@@ -364,6 +364,29 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   EXPECT_EQ(total, 3);
 }
 
+TEST(ThreadPool, AnExceptionInAnyChunkReachesTheCallerAndThePoolKeepsWorking) {
+  set_num_threads(4);  // effective when this test runs in its own process (ctest), as it does in CI
+  ASSERT_GE(num_threads(), 2);
+  for (int64_t thrower : {int64_t(0), int64_t(9999), int64_t(5000)}) {  // first, last, a middle chunk
+    std::atomic<int64_t> done{0};
+    try {
+      parallel_for(10000, [&](int64_t b, int64_t e) {
+        if (thrower >= b && thrower < e) throw std::runtime_error("chunk with " + std::to_string(thrower));
+        done += e - b;
+      });
+      FAIL() << "no exception for thrower " << thrower;
+    } catch (const std::runtime_error& err) {
+      EXPECT_EQ(std::string(err.what()), "chunk with " + std::to_string(thrower));
+    }
+    EXPECT_LT(done.load(), 10000);
+  }
+  std::vector<std::atomic<int>> hits(10007);  // the pool is intact
+  parallel_for(10007, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+  });
+  for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
 TEST(Tensor, ViewsSliceSelectTransposeAndConversions) {
   Tensor t = Tensor::from_f32({2, 3, 4}, std::vector<float>([] {
                                 std::vector<float> v(24);

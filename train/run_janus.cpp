@@ -146,10 +146,10 @@ void load_weights_from(llm::TrainableJanus& model, const RunRecipe::WeightsFrom&
   for (auto& p : model.params()) by_name[p.name] = p.var.value();
   for (auto& b : model.buffers()) by_name[b.name] = b.value;
   std::map<std::string, std::string> source_of;  // model name -> the folder's name that set it
+  const std::string where = recipe + ": model.weights_from: " + from.dir + ": ";
   for (const std::string& n : store.names()) {
     const std::string target = renamed(n, from.rename);
     const std::string what = "tensor '" + n + "'" + (target == n ? "" : " (renamed '" + target + "')");
-    const std::string where = recipe + ": model.weights_from: " + from.dir + ": ";
     auto it = by_name.find(target);
     if (it == by_name.end()) throw std::runtime_error(where + what + " is not a parameter or buffer of the model");
     if (!source_of.emplace(target, n).second)

@@ -302,6 +302,13 @@ llm::NamedTensors r1_vq_tensors() {
   return w;
 }
 
+// A copy of every parameter of `m`, by name (a weights folder's worth).
+llm::NamedTensors param_copies(const llm::TrainableJanus& m) {
+  llm::NamedTensors w;
+  for (const auto& p : m.params()) w.push_back({p.name, p.var.value().clone()});
+  return w;
+}
+
 TEST(JanusRecipe, WeightsFromReplacesTheNamedParametersAfterRandomInit) {
   const llm::NamedTensors vq = r1_vq_tensors();
   ASSERT_GT(vq.size(), 10u);
@@ -330,8 +337,7 @@ TEST(JanusRecipe, WeightsFromReplacesTheNamedParametersAfterRandomInit) {
 TEST(JanusRecipe, WeightsFromAWholeModelFolderAlsoSetsTheMoeCorrectionBiases) {
   // Phase 2 of a curriculum seeds itself from phase 1's export: parameters and buffers alike.
   auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
-  llm::NamedTensors w;
-  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  llm::NamedTensors w = param_copies(donor);
   ASSERT_FALSE(donor.buffers().empty());
   for (auto& b : donor.buffers()) {
     float* d = b.value.data<float>();
@@ -381,8 +387,7 @@ TEST(JanusRecipe, WeightsFromWithRenameAndZeroInitGrowsTheBackboneWithoutChangin
   auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
   ASSERT_EQ(donor.config().text.num_hidden_layers, 2);
   ASSERT_TRUE(donor.has_mtp());
-  llm::NamedTensors w;
-  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  llm::NamedTensors w = param_copies(donor);
   for (auto& b : donor.buffers()) {  // non-zero router correction biases, to see them move along
     float* d = b.value.data<float>();
     for (int64_t i = 0; i < b.value.numel(); ++i) d[i] = 0.01f * float(i % 5);
@@ -441,8 +446,7 @@ TEST(JanusRecipe, WeightsFromWithRenameAndZeroInitGrowsTheBackboneWithoutChangin
 
 TEST(JanusRecipe, RenameCollisionsAndZeroInitPatternsThatMatchNothingAreErrors) {
   auto donor = llm::TrainableJanus::random(llm::load_janus_config(kR1 + "/config.json"), 7);
-  llm::NamedTensors w;
-  for (const auto& p : donor.params()) w.push_back({p.name, p.var.value().clone()});
+  llm::NamedTensors w = param_copies(donor);
   const std::string dir = write_weights("collide_w", w);
   const std::string L = "model.language_model.layers.";
   auto error_of_run = [](const std::string& recipe) -> std::string {

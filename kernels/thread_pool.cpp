@@ -7,6 +7,8 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -120,10 +122,7 @@ class Pool {
 int g_requested = 0;
 
 int default_threads() {
-  if (const char* e = std::getenv("JANUS_THREADS")) {
-    int n = std::atoi(e);
-    if (n > 0) return n;
-  }
+  if (int n = threads_from_env(std::getenv("JANUS_THREADS")); n > 0) return n;
   return int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
@@ -133,6 +132,17 @@ Pool& pool() {
 }
 
 }  // namespace
+
+int threads_from_env(const char* text) {
+  if (!text || !*text) return 0;
+  const std::string s(text);
+  long n = 0;
+  bool ok = s.size() <= 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (ok) n = std::stol(s);
+  if (!ok || n <= 0)
+    throw std::invalid_argument("JANUS_THREADS='" + s + "': expected a positive whole number of threads");
+  return int(n);
+}
 
 void set_num_threads(int n) { g_requested = n; }
 int num_threads() { return pool().size(); }

@@ -11,6 +11,7 @@
 #include "kernels/rope_freqs.h"
 #include "kernels/sampling.h"
 #include "kernels/thread_pool.h"
+#include "tests/error_of.h"
 
 namespace janus::kernels {
 namespace {
@@ -385,6 +386,18 @@ TEST(ThreadPool, AnExceptionInAnyChunkReachesTheCallerAndThePoolKeepsWorking) {
     for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
   });
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+TEST(ThreadPool, JanusThreadsMustBeAPositiveWholeNumber) {
+  using janus::test_util::error_of;
+  EXPECT_EQ(threads_from_env(nullptr), 0);  // unset: the core count
+  EXPECT_EQ(threads_from_env(""), 0);
+  EXPECT_EQ(threads_from_env("1"), 1);
+  EXPECT_EQ(threads_from_env("16"), 16);
+  for (const char* bad : {"abc", "0", "-2", "2x", " 2", "1.5", "9999999"})
+    EXPECT_EQ(error_of([&] { threads_from_env(bad); }),
+              "JANUS_THREADS='" + std::string(bad) + "': expected a positive whole number of threads")
+        << bad;
 }
 
 TEST(Tensor, ViewsSliceSelectTransposeAndConversions) {

@@ -9,6 +9,7 @@
 #include "kernels/autograd/ops.h"
 #include "llm/safetensors.h"
 #include "llm/trainable.h"
+#include "tests/var_scalar.h"
 
 namespace janus::test {
 
@@ -30,7 +31,5 @@ inline double rel_max_err(const std::vector<float>& a, const std::vector<float>&
 }
 
 inline double rel_err(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-30); }
-
-inline double scalar(const kernels::ag::Var& v) { return v.value().to_f32_vector().at(0); }
 
 }  // namespace janus::test

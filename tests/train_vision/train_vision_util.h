@@ -15,6 +15,7 @@
 #include "kernels/autograd/ops.h"
 #include "llm/safetensors.h"
 #include "llm/tensor_store.h"
+#include "tests/var_scalar.h"
 #include "vision/weight_source.h"
 
 namespace janus::test {
@@ -56,7 +57,6 @@ inline double rel_err(const kernels::Tensor& a, const kernels::Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
   return rel_err(a.to_f32_vector(), b.to_f32_vector());
 }
-inline double scalar(const kernels::ag::Var& v) { return v.value().to_f32_vector().at(0); }
 
 // Compares every parameter's gradient with `grad.<name>` of the reference file (a parameter the
 // reference has no gradient for must have none or an all-zero one here); prints the worst.

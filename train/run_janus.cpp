@@ -484,20 +484,7 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
   if (m.records.empty()) throw std::runtime_error(src + ": data.train: no records in the listed files");
 
   auto& params = m.model.params();
-  const StageFreeze st = janus_stage_freeze(m.recipe.janus_stage);
-  const std::vector<std::pair<const std::vector<std::string>*, const char*>> lists = {
-      {&st.freeze, "janus.stage freeze"},
-      {&st.unfreeze, "janus.stage unfreeze"},
-      {&r.freeze, "freeze"},
-      {&r.unfreeze, "unfreeze"}};
-  for (size_t i = 0; i < lists.size(); ++i) {
-    const auto& [list, what] = lists[i];
-    if (list->empty()) continue;
-    FreezeReport rep = (i % 2 == 0 ? freeze : unfreeze)(params, *list);
-    if (!rep.unmatched_patterns.empty())
-      throw std::runtime_error(src + ": " + what + ": pattern '" + rep.unmatched_patterns[0] +
-                               "' matches no parameter");
-  }
+  apply_freeze_lists(params, m.recipe);
   m.log("janus stage " + std::to_string(m.recipe.janus_stage) + ": " + count_trainable(params).summary());
   for (const auto& p : params)
     if (p.trainable && p.name.rfind("model.vqmodel.", 0) == 0) m.vq_frozen = false;
@@ -508,22 +495,9 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
   m.prefetch = std::make_unique<PrefetchSource>(
       *m.loader, [this](Batch& b) { impl_->prepare(b); }, 2);
   m.opt = std::make_unique<AdamW>(params, r.adamw);
-  TrainerConfig tc;
-  tc.total_steps = m.ov.stop_at_step > 0 ? m.ov.stop_at_step : r.steps;
-  tc.grad_accum = r.grad_accum;
-  tc.clip_norm = r.clip_norm;
-  tc.seed = r.seed;
-  tc.checkpoint_dir = m.recipe.checkpoint_dir;
-  tc.checkpoint_every = r.checkpoint_every;
-  tc.keep_last = r.keep_last;
-  tc.recipe_hash = r.hash;
-  tc.metrics_path = m.recipe.metrics_path;
-  tc.loss_curve_path = m.recipe.loss_plot_path;
-  tc.progress = m.ov.progress;
-  tc.log_every = r.log_every;
-  tc.log = m.ov.log;
   m.trainer = std::make_unique<Trainer>(
-      params, *m.opt, r.schedule, *m.prefetch, [this](const Batch& b, Rng&) { return impl_->loss(b); }, tc);
+      params, *m.opt, r.schedule, *m.prefetch, [this](const Batch& b, Rng&) { return impl_->loss(b); },
+      trainer_config(m.recipe, m.ov));
   llm::NamedTensors bufs;
   for (const auto& b : m.model.buffers()) bufs.push_back({b.name, b.value});
   m.trainer->set_buffers(bufs);

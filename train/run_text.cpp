@@ -1,8 +1,10 @@
 #include "train/run_text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -119,33 +121,13 @@ TextRun::TextRun(RunRecipe recipe, RunOverrides ov) {
       &m.records, [this](const Record& rec) { return impl_->tokenize(rec); }, po);
 
   auto& params = m.model.params();
-  for (const auto& [list, fn] : {std::pair{&r.freeze, &freeze}, std::pair{&r.unfreeze, &unfreeze}}) {
-    if (list->empty()) continue;
-    FreezeReport rep = fn(params, *list);
-    if (!rep.unmatched_patterns.empty())
-      throw std::runtime_error(src + ": " + (list == &r.freeze ? "freeze" : "unfreeze") + ": pattern '" +
-                               rep.unmatched_patterns[0] + "' matches no parameter");
-  }
+  apply_freeze_lists(params, m.recipe);
   m.log("parameters: " + count_trainable(params).summary());
 
   m.opt = std::make_unique<AdamW>(params, r.adamw);
-  TrainerConfig tc;
-  tc.total_steps = m.ov.stop_at_step > 0 ? m.ov.stop_at_step : r.steps;
-  tc.grad_accum = r.grad_accum;
-  tc.clip_norm = r.clip_norm;
-  tc.seed = r.seed;
-  tc.checkpoint_dir = m.recipe.checkpoint_dir;
-  tc.checkpoint_every = r.checkpoint_every;
-  tc.keep_last = r.keep_last;
-  tc.resume = false;  // run() resumes itself, to know the starting step
-  tc.recipe_hash = r.hash;
-  tc.metrics_path = m.recipe.metrics_path;
-  tc.loss_curve_path = m.recipe.loss_plot_path;
-  tc.progress = m.ov.progress;
-  tc.log_every = r.log_every;
-  tc.log = m.ov.log;
   m.trainer = std::make_unique<Trainer>(
-      params, *m.opt, r.schedule, *m.loader, [this](const Batch& b, Rng&) { return impl_->loss(b); }, tc);
+      params, *m.opt, r.schedule, *m.loader, [this](const Batch& b, Rng&) { return impl_->loss(b); },
+      trainer_config(m.recipe, m.ov));
   llm::NamedTensors bufs;
   for (const auto& b : m.model.buffers()) bufs.push_back({b.name, b.value});
   m.trainer->set_buffers(bufs);
@@ -181,6 +163,43 @@ RunSummary TextRun::run() {
   export_model(s.export_dir);
   m.log("exported the model to " + s.export_dir);
   return s;
+}
+
+TrainerConfig trainer_config(const RunRecipe& recipe, const RunOverrides& overrides) {
+  const Recipe& r = recipe.base;
+  TrainerConfig tc;
+  tc.total_steps = overrides.stop_at_step > 0 ? std::min(overrides.stop_at_step, r.steps) : r.steps;
+  tc.grad_accum = r.grad_accum;
+  tc.clip_norm = r.clip_norm;
+  tc.seed = r.seed;
+  tc.checkpoint_dir = recipe.checkpoint_dir;
+  tc.checkpoint_every = r.checkpoint_every;
+  tc.keep_last = r.keep_last;
+  tc.resume = false;
+  tc.recipe_hash = r.hash;
+  tc.metrics_path = recipe.metrics_path;
+  tc.loss_curve_path = recipe.loss_plot_path;
+  tc.progress = overrides.progress;
+  tc.log_every = r.log_every;
+  tc.log = overrides.log;
+  return tc;
+}
+
+void apply_freeze_lists(ag::ParamList& params, const RunRecipe& recipe) {
+  const StageFreeze st = janus_stage_freeze(recipe.janus_stage);
+  const Recipe& r = recipe.base;
+  const std::pair<const std::vector<std::string>*, const char*> lists[] = {{&st.freeze, "janus.stage freeze"},
+                                                                           {&st.unfreeze, "janus.stage unfreeze"},
+                                                                           {&r.freeze, "freeze"},
+                                                                           {&r.unfreeze, "unfreeze"}};
+  for (size_t i = 0; i < std::size(lists); ++i) {
+    const auto& [list, what] = lists[i];
+    if (list->empty()) continue;
+    const FreezeReport rep = (i % 2 == 0 ? freeze : unfreeze)(params, *list);
+    if (!rep.unmatched_patterns.empty())
+      throw std::runtime_error(recipe.source + ": " + what + ": pattern '" + rep.unmatched_patterns[0] +
+                               "' matches no parameter");
+  }
 }
 
 void write_export_folder(const std::string& dir, const llm::NamedTensors& tensors, const std::string& config_source,

@@ -33,7 +33,7 @@
 namespace janus::train {
 
 struct RunOverrides {
-  int64_t stop_at_step = -1;  // > 0: stop after this many steps (the schedule keeps recipe.steps)
+  int64_t stop_at_step = -1;  // > 0: stop after this many steps, at most recipe.steps (the schedule keeps those)
   bool resume = false;        // continue from the latest valid checkpoint in the output folder
   bool progress = true;       // progress line on stderr
   LogFn log;                  // messages; default stderr
@@ -44,6 +44,16 @@ struct RunOverrides {
 // when set, the files `from_init` that exist there. Shared by TextRun and JanusRun.
 void write_export_folder(const std::string& dir, const llm::NamedTensors& tensors, const std::string& config_source,
                          const RunRecipe& recipe, const std::vector<std::string>& from_init);
+
+// The Trainer settings of a run (shared by TextRun and JanusRun): the recipe's train block and
+// output paths; `overrides.stop_at_step` only shortens the run (a larger one is the recipe's steps).
+// The trainer does not resume itself: the runs resume first, to know their start step.
+TrainerConfig trainer_config(const RunRecipe& recipe, const RunOverrides& overrides);
+
+// Applies the freezing a run asks for, in order: its Janus stage's (janus_stage_freeze; none for a
+// text run), then the recipe's freeze and unfreeze lists. Throws "<recipe>: <list>: pattern 'p'
+// matches no parameter" for a pattern that matches nothing.
+void apply_freeze_lists(kernels::ag::ParamList& params, const RunRecipe& recipe);
 
 struct RunSummary {
   StepResult last;              // the last step run (step == start when none ran)

@@ -4,7 +4,7 @@
 // tokenizer, train/run_tokenizer.h): progress line on stderr, metrics JSONL,
 // checkpoints (resumable bit-exactly with --resume), a loss-curve PNG and the final model exported as an HF folder that
 // `janus run --model DIR` loads.
-// --steps N stops after N steps (the lr schedule still spans the recipe's train.steps, so the run
+// --steps N stops after N steps, at most the recipe's train.steps (the lr schedule still spans those, so the run
 // can be continued later with --resume); --out DIR replaces the recipe's output.dir.
 #include <cstdio>
 #include <string>

@@ -13,6 +13,7 @@
 #include "kernels/autograd/ops.h"
 #include "llm/model.h"
 #include "llm/safetensors.h"
+#include "tests/error_of.h"
 #include "train/progress.h"
 #include "train/run_text.h"
 
@@ -50,6 +51,47 @@ TEST(RunRecipe, ParsesTheExampleRecipe) {
   EXPECT_DOUBLE_EQ(r.moe_bias_gamma, 0.001);
   EXPECT_EQ(fs::path(r.config_path).filename(), "config.json");
   EXPECT_EQ(fs::path(r.metrics_path).filename(), "metrics.jsonl");
+}
+
+// The trainer settings come from the recipe; a CLI --steps only shortens the run (the schedule
+// keeps the recipe's length, so a larger one must not train past it).
+TEST(RunRecipe, TrainerConfigTakesTheRecipeAndAStopThatOnlyShortensTheRun) {
+  const tr::RunRecipe r = tr::load_run_recipe(kRecipe);
+  tr::RunOverrides ov;
+  const tr::TrainerConfig tc = tr::trainer_config(r, ov);
+  EXPECT_EQ(tc.total_steps, 30);
+  EXPECT_EQ(tc.grad_accum, 2);
+  EXPECT_EQ(tc.checkpoint_dir, r.checkpoint_dir);
+  EXPECT_EQ(tc.metrics_path, r.metrics_path);
+  EXPECT_EQ(tc.recipe_hash, r.base.hash);
+  EXPECT_FALSE(tc.resume);  // the runs resume themselves, to know their start step
+  ov.stop_at_step = 7;
+  EXPECT_EQ(tr::trainer_config(r, ov).total_steps, 7);
+  ov.stop_at_step = 1000;
+  EXPECT_EQ(tr::trainer_config(r, ov).total_steps, 30);
+}
+
+// Stage freezing first, then the recipe's lists; a pattern that matches nothing names its list.
+TEST(RunRecipe, FreezeListsApplyInOrderAndNameAnUnmatchedPattern) {
+  auto params = [] {
+    ag::ParamList p;
+    for (const char* name : {"model.vision_model.w", "model.aligner.w", "model.language_model.w",
+                             "model.generation_aligner.w", "model.generation_head.w", "model.generation_embeddings.w"})
+      p.push_back({name, ag::Var::leaf(kernels::Tensor::zeros({2}, kernels::DType::F32), true)});
+    return p;
+  };
+  tr::RunRecipe r = tr::parse_run_recipe(recipe_with(R"("janus": {"stage": 1}, "unfreeze": ["model.vision_model.*"])"),
+                                         "r.json", "/b");
+  ag::ParamList p = params();
+  tr::apply_freeze_lists(p, r);
+  EXPECT_TRUE(p[0].trainable);  // the recipe's unfreeze comes after stage 1's freeze "*"
+  EXPECT_TRUE(p[1].trainable);  // stage 1 trains the aligners
+  EXPECT_FALSE(p[2].trainable);
+  EXPECT_TRUE(p[5].trainable);
+  r = tr::parse_run_recipe(recipe_with(R"("freeze": ["model.nothing.*"])"), "r.json", "/b");
+  p = params();
+  EXPECT_EQ(janus::test_util::error_of([&] { tr::apply_freeze_lists(p, r); }),
+            "r.json: freeze: pattern 'model.nothing.*' matches no parameter");
 }
 
 TEST(RunRecipe, ErrorsNameTheFileAndKey) {

@@ -131,15 +131,21 @@ void fill_rows(TrainContext& ctx, int64_t B, int64_t T) {
     for (int64_t t = 0; t < T; ++t) ctx.pos[size_t(b * T + t)] = t, ctx.sequence_of_row[size_t(b * T + t)] = b;
   ctx.num_sequences = B;
 }
+
+// Moves a run's expert loads and balance terms into stats.
+void collect(TrainContext& ctx, JanusLoss* stats) {
+  for (auto& l : ctx.expert_load) stats->expert_load.push_back(std::move(l));
+  for (auto& t : ctx.balance_terms) stats->balance = stats->balance.defined() ? ag::add(stats->balance, t) : t;
+}
 }  // namespace
 
 Var TrainableJanus::backbone(const Var& embeds, int64_t B, int64_t T) const {
-  std::vector<std::vector<int64_t>> load;
-  return backbone_run(embeds, B, T, &load);
+  JanusLoss stats;
+  return backbone_run(embeds, B, T, 0.0, &stats);
 }
 
-Var TrainableJanus::backbone_run(const Var& embeds, int64_t B, int64_t T,
-                                 std::vector<std::vector<int64_t>>* expert_load) const {
+Var TrainableJanus::backbone_run(const Var& embeds, int64_t B, int64_t T, double balance_alpha,
+                                 JanusLoss* stats) const {
   const Impl& m = *impl_;
   if (B <= 0 || T <= 0 || !embeds.defined() || embeds.value().dim() != 2 || embeds.size(0) != B * T ||
       embeds.size(1) != m.c.text.hidden_size)
@@ -148,14 +154,15 @@ Var TrainableJanus::backbone_run(const Var& embeds, int64_t B, int64_t T,
                 str(B * T) + ", " + str(m.c.text.hidden_size) + "]");
   TrainContext ctx;
   fill_rows(ctx, B, T);
+  ctx.seq_balance_alpha = balance_alpha;
   Var x = embeds;
   for (const auto& l : m.layers) x = l.forward(x, ctx);
-  for (auto& l : ctx.expert_load) expert_load->push_back(std::move(l));
+  collect(ctx, stats);
   return ag::rms_norm(x, m.norm, m.c.text.rms_norm_eps);
 }
 
-Var TrainableJanus::mtp_hidden(const Var& hidden, const Var& embeds, int64_t B, int64_t T,
-                               std::vector<std::vector<int64_t>>* expert_load) const {
+Var TrainableJanus::mtp_hidden(const Var& hidden, const Var& embeds, int64_t B, int64_t T, double balance_alpha,
+                               JanusLoss* stats) const {
   const Impl& m = *impl_;
   if (!m.mtp) throw Error("TrainableJanus::mtp_hidden: the model has no MTP module");
   if (T < 2) throw Error("TrainableJanus::mtp_hidden: needs T >= 2, got " + str(T));
@@ -165,10 +172,11 @@ Var TrainableJanus::mtp_hidden(const Var& hidden, const Var& embeds, int64_t B, 
     for (int64_t t = 0; t + 1 < T; ++t) rows.push_back(b * T + t), next.push_back(b * T + t + 1);
   TrainContext mc;
   fill_rows(mc, B, T - 1);
+  mc.seq_balance_alpha = balance_alpha;
   Var e = ag::rms_norm(ag::gather_rows(embeds, next), m.mtp->enorm, eps);
   Var hs = ag::rms_norm(ag::gather_rows(hidden, rows), m.mtp->hnorm, eps);
   Var y = m.mtp->layer.forward(ag::linear(ag::concat({e, hs}, 1), m.mtp->eh_proj), mc);
-  for (auto& l : mc.expert_load) expert_load->push_back(std::move(l));
+  collect(mc, stats);
   return ag::rms_norm(y, m.mtp->head_norm, eps);
 }
 
@@ -228,36 +236,39 @@ Var TrainableJanus::forward_generation(const std::vector<int64_t>& prompt, const
 }
 
 JanusLoss TrainableJanus::losses(const Var& embeds, int64_t B, int64_t T, const std::vector<int64_t>& targets,
-                                 bool generation, double mtp_lambda) const {
+                                 bool generation, double mtp_lambda, double balance_alpha) const {
   const Impl& m = *impl_;
   auto head = [&](const Var& h) { return generation ? m.gen_head.forward(h) : ag::linear(h, m.head); };
   JanusLoss l;
-  Var h = backbone_run(embeds, B, T, &l.expert_load);
+  Var h = backbone_run(embeds, B, T, balance_alpha, &l);
   l.main = ag::cross_entropy(head(h), targets);
   l.total = l.main;
   if (m.mtp && mtp_lambda > 0 && T >= 2) {
-    l.mtp = ag::cross_entropy(head(mtp_hidden(h, embeds, B, T, &l.expert_load)), mtp_targets(targets, B, T));
+    l.mtp = ag::cross_entropy(head(mtp_hidden(h, embeds, B, T, balance_alpha, &l)), mtp_targets(targets, B, T));
     l.total = ag::add(l.main, ag::scale(l.mtp, mtp_lambda));
   }
+  if (l.balance.defined()) l.total = ag::add(l.total, l.balance);
   return l;
 }
 
 JanusLoss TrainableJanus::understanding_losses(const std::vector<int64_t>& ids, int64_t B, int64_t T, const Var& pixels,
-                                               const std::vector<int64_t>& targets, double mtp_lambda) const {
+                                               const std::vector<int64_t>& targets, double mtp_lambda,
+                                               double balance_alpha) const {
   if (int64_t(targets.size()) != B * T)
     throw Error("TrainableJanus::understanding_loss: " + str(int64_t(targets.size())) +
                 " targets for B·T=" + str(B * T));
-  return losses(understanding_embeds(ids, B, T, pixels), B, T, targets, false, mtp_lambda);
+  return losses(understanding_embeds(ids, B, T, pixels), B, T, targets, false, mtp_lambda, balance_alpha);
 }
 
 JanusLoss TrainableJanus::generation_losses(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes,
-                                            int64_t B, int64_t P, int64_t K, double mtp_lambda) const {
+                                            int64_t B, int64_t P, int64_t K, double mtp_lambda,
+                                            double balance_alpha) const {
   if (P < 1 || K < 1) throw Error("TrainableJanus::generation_loss: needs P >= 1 and K >= 1");
   const int64_t T = P + K;
   std::vector<int64_t> targets(size_t(B * T), -100);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t k = 0; k < K; ++k) targets[size_t(b * T + P - 1 + k)] = codes.at(size_t(b * K + k));
-  return losses(generation_embeds(prompt, codes, B, P, K), B, T, targets, true, mtp_lambda);
+  return losses(generation_embeds(prompt, codes, B, P, K), B, T, targets, true, mtp_lambda, balance_alpha);
 }
 
 Var TrainableJanus::understanding_loss(const std::vector<int64_t>& ids, int64_t B, int64_t T, const Var& pixels,

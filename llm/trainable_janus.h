@@ -8,8 +8,7 @@
 //       text config has num_nextn_predict_layers >= 1 (random init) or the checkpoint holds it
 //       (eh_proj present); its embedding and output head are the main ones (shared, as V3).
 // buffers(): the MoE layers' e_score_correction_bias (main layers, then the MTP's); update them
-// with update_router_biases (llm/moe_balance.h) from JanusLoss::expert_load. The sequence-wise
-// balance loss is not wired here (the aux-loss-free bias carries the balancing).
+// with update_router_biases (llm/moe_balance.h) from JanusLoss::expert_load.
 //   model.vision_model.*, model.aligner.*                          understanding (TrainSiglip + aligner)
 //   model.vqmodel.*                                                VQ tokenizer (TrainVqModel)
 //   model.generation_embeddings.weight, model.generation_aligner.*, model.generation_head.*
@@ -33,7 +32,10 @@
 // backbone's INPUT embeddings (text embedding, image feature or generation-aligned code: the
 // multimodal analogue of V3's embed(token t+1)); its output goes through the same head as the main
 // loss (lm_head for understanding, generation_head for t2i), targets mtp_targets(targets).
-// total = main + mtp_lambda · mtp. expert_load: tokens per expert of each MoE layer run.
+// total = main + mtp_lambda · mtp (+ balance). balance (balance_alpha > 0 and MoE layers): the
+// sequence-wise balance loss α·Σ_l mean_s Σ_i f_i P_i of DeepSeek-V3 (eqs. 17-20) over every MoE
+// layer run (the MTP's included), each row one sequence — the same term TrainableModel computes
+// (llm/trainable.h). expert_load: tokens per expert of each MoE layer run.
 // Errors: kernels::Error naming what was expected and found (ids/pixels/placeholders mismatch,
 // no image_token_id).
 // Not thread-safe; the model may be moved, not copied.
@@ -52,6 +54,7 @@ namespace janus::llm {
 
 struct JanusLoss {
   kernels::ag::Var total, main, mtp;  // mtp undefined without an MTP module or with mtp_lambda 0
+  kernels::ag::Var balance;           // undefined with balance_alpha 0 or no MoE layer
   std::vector<std::vector<int64_t>> expert_load;
 };
 
@@ -79,9 +82,10 @@ class TrainableJanus {
   kernels::ag::Var backbone(const kernels::ag::Var& embeds, int64_t B, int64_t T) const;
 
   JanusLoss understanding_losses(const std::vector<int64_t>& ids, int64_t B, int64_t T, const kernels::ag::Var& pixels,
-                                 const std::vector<int64_t>& targets, double mtp_lambda) const;
+                                 const std::vector<int64_t>& targets, double mtp_lambda,
+                                 double balance_alpha = 0.0) const;
   JanusLoss generation_losses(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
-                              int64_t P, int64_t K, double mtp_lambda) const;
+                              int64_t P, int64_t K, double mtp_lambda, double balance_alpha = 0.0) const;
   // The main losses only (mtp_lambda 0).
   kernels::ag::Var understanding_loss(const std::vector<int64_t>& ids, int64_t B, int64_t T,
                                       const kernels::ag::Var& pixels, const std::vector<int64_t>& targets) const;
@@ -101,12 +105,14 @@ class TrainableJanus {
                                         const kernels::ag::Var& pixels) const;
   kernels::ag::Var generation_embeds(const std::vector<int64_t>& prompt, const std::vector<int64_t>& codes, int64_t B,
                                      int64_t P, int64_t K) const;
-  kernels::ag::Var backbone_run(const kernels::ag::Var& embeds, int64_t B, int64_t T,
-                                std::vector<std::vector<int64_t>>* expert_load) const;
+  // Both add their MoE layers' loads to stats->expert_load and (balance_alpha > 0) their balance
+  // terms to stats->balance.
+  kernels::ag::Var backbone_run(const kernels::ag::Var& embeds, int64_t B, int64_t T, double balance_alpha,
+                                JanusLoss* stats) const;
   kernels::ag::Var mtp_hidden(const kernels::ag::Var& hidden, const kernels::ag::Var& embeds, int64_t B, int64_t T,
-                              std::vector<std::vector<int64_t>>* expert_load) const;
+                              double balance_alpha, JanusLoss* stats) const;
   JanusLoss losses(const kernels::ag::Var& embeds, int64_t B, int64_t T, const std::vector<int64_t>& targets,
-                   bool generation, double mtp_lambda) const;
+                   bool generation, double mtp_lambda, double balance_alpha) const;
   struct Impl;
   explicit TrainableJanus(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -379,7 +379,8 @@ struct JanusRun::Impl {
           n += b.targets[src] != kIgnoreIndex;
         }
       ag::Var px = und_px.empty() ? ag::Var() : ag::Var::constant(stack(und_px));
-      llm::JanusLoss l = model.understanding_losses(ids, B, T, px, targets, recipe.mtp_lambda);
+      llm::JanusLoss l =
+          model.understanding_losses(ids, B, T, px, targets, recipe.mtp_lambda, recipe.moe_balance_alpha);
       trainer->record("loss_und", l.main.value().to_f32_vector()[0]);
       if (l.mtp.defined()) mtp_sum += l.mtp.value().to_f32_vector()[0] * double(n), mtp_n += n;
       llm::add_loads(step_load, l.expert_load);
@@ -402,7 +403,8 @@ struct JanusRun::Impl {
           cs.insert(cs.end(), codes.begin() + int64_t(g) * n_codes, codes.begin() + int64_t(g + 1) * n_codes);
         }
         const int64_t B = int64_t(members.size());
-        llm::JanusLoss l = model.generation_losses(prompt, cs, B, P, n_codes, recipe.mtp_lambda);
+        llm::JanusLoss l =
+            model.generation_losses(prompt, cs, B, P, n_codes, recipe.mtp_lambda, recipe.moe_balance_alpha);
         sum += l.main.value().to_f32_vector()[0] * double(B * n_codes);
         total += B * n_codes;
         if (l.mtp.defined()) mtp_sum += l.mtp.value().to_f32_vector()[0] * double(B * n_codes), mtp_n += B * n_codes;
@@ -436,6 +438,10 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
     throw std::runtime_error(src + ": precision: \"" + precision_name(recipe.precision) +
                              "\" is not wired into the Janus model yet (llm::TrainableJanus runs f32 GEMMs); "
                              "use \"fp32\"");
+  if (recipe.init_std_given)
+    throw std::runtime_error(src +
+                             ": model.init_std: Janus random init takes its scales from the config "
+                             "(initializer_range), not from the recipe; remove model.init_std");
   auto tok = tokenizers::Tokenizer::from_dir(recipe.tokenizer_dir);
   std::string config_source;
   llm::TrainableJanus model = [&] {

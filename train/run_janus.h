@@ -48,8 +48,10 @@
 // the tokenizer files and processor_config.json (init_from's, else one with "system_prompt": ""
 // — rows are trained without a system prompt, and `janus chat` reads it), so
 // llm::JanusModel::load(DIR) loads it.
-// Not wired yet: "precision" other than "fp32" (refused); moe.balance_alpha (the sequence-wise
-// balance loss) is ignored for Janus; model.init_std is ignored by TrainableJanus::random.
+// moe.balance_alpha > 0 adds the sequence-wise balance loss (TrainableJanus: each forward's rows
+// are its sequences; the step averages the forwards' totals by their target tokens, as the main
+// losses). Not wired yet: "precision" other than "fp32" (refused). model.init_std is refused (a
+// Janus random init takes its scales from the config).
 // Errors: std::runtime_error / kernels::Error naming the recipe file, folder or record.
 // Not thread-safe.
 #pragma once

@@ -121,6 +121,7 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
     r.init_seed = m["seed"].get<uint64_t>();
   }
   r.init_std = c.num(m, "init_std", "model.", 0.02);
+  r.init_std_given = m.contains("init_std");
   if (m.contains("weights_from")) {
     const char* kWant = "expected a list of folders or {\"dir\": ..., \"rename\": {...}} objects";
     if (!m["weights_from"].is_array()) c.fail("model.weights_from", kWant);

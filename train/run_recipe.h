@@ -78,6 +78,7 @@ struct RunRecipe {
   // before weights_from; JanusRun only.
   std::vector<std::string> zero_init;
   double init_std = 0.02;
+  bool init_std_given = false;  // the recipe set model.init_std (JanusRun refuses it: no use there)
   std::string tokenizer_dir;
 
   LossScope loss = LossScope::kRecord;

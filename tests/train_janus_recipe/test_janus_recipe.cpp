@@ -468,6 +468,30 @@ TEST(JanusRecipe, RenameCollisionsAndZeroInitPatternsThatMatchNothingAreErrors) 
   EXPECT_EQ(error_of_run(r2), r2 + ": model.zero_init: pattern 'model.no_such.*' matches no parameter");
 }
 
+// moe.balance_alpha adds the sequence-wise balance loss to a Janus step (its first loss grows by a
+// positive term; the data and initial weights are the same), and model.init_std, which a Janus
+// random init has no use for, is refused rather than ignored.
+TEST(JanusRecipe, BalanceAlphaAddsTheBalanceLossAndInitStdIsRefused) {
+  auto first_loss = [](const std::string& recipe) {
+    tr::JanusRun run(tr::load_run_recipe(recipe), quiet(nullptr, 1));
+    return run.run().first_loss;
+  };
+  const double plain = first_loss(write_r1_recipe("balance0"));
+  const double balanced = first_loss(
+      write_r1_recipe("balance1", json::object(), {{"moe", {{"bias_gamma", 0.01}, {"balance_alpha", 0.1}}}}));
+  std::printf("first loss without / with the balance loss (alpha 0.1): %.6f / %.6f\n", plain, balanced);
+  EXPECT_GT(balanced, plain + 1e-4);
+  EXPECT_LT(balanced, plain + 0.1 * 2 * 4);  // α·Σ_l (at most E_routed / top-k per layer, 2 layers)
+  const std::string r = write_r1_recipe("init_std", {{"init_std", 0.01}});
+  try {
+    tr::JanusRun run(tr::load_run_recipe(r), quiet());
+    ADD_FAILURE() << "model.init_std accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), r + ": model.init_std: Janus random init takes its scales from the config "
+                                         "(initializer_range), not from the recipe; remove model.init_std");
+  }
+}
+
 std::vector<json> metric_lines(const std::string& path) {
   std::vector<json> v;
   std::ifstream f(path);

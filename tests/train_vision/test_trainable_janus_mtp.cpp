@@ -177,6 +177,38 @@ TEST(TrainableJanusMtp, TextUnderstandingMatchesTrainableModelLossesAndGradients
   EXPECT_NE(jm.understanding_losses(b.ids, b.B, b.T, Var(), b.targets, kLambda).expert_load, jl.expert_load);
 }
 
+// The sequence-wise balance loss (balance_alpha > 0) is TrainableModel's on text: same term, same
+// total; alpha 0 computes none. On t2i rows it is defined too and enters the total.
+TEST(TrainableJanusMtp, BalanceLossMatchesTrainableModelAndEntersTheTotal) {
+  TrainableJanus jm = r1_model();
+  TrainableModel tm = TrainableModel::from_checkpoint(write_lm_checkpoint(jm, "balance"));
+  const TextBatch b = text_batch();
+  constexpr double kAlpha = 0.01;
+  const JanusLoss jl = jm.understanding_losses(b.ids, b.B, b.T, Var(), b.targets, kLambda, kAlpha);
+  TrainForwardOptions fo;
+  fo.seq_balance_alpha = kAlpha;
+  const TrainForwardResult f = tm.forward(b.ids, b.B, b.T, fo);
+  const LmLoss tl = lm_loss(f, b.targets, b.B, b.T, kLambda);
+  ASSERT_TRUE(jl.balance.defined());
+  ASSERT_TRUE(f.balance_loss.defined());
+  const double jb = test::scalar(jl.balance), tb = test::scalar(f.balance_loss);
+  std::printf("balance loss: janus %.8g, TrainableModel %.8g\n", jb, tb);
+  EXPECT_GT(jb, 0.0);
+  EXPECT_LT(rel(jb, tb), kLossTol);
+  EXPECT_LT(rel(test::scalar(jl.total), test::scalar(tl.total)), kLossTol);
+  EXPECT_LT(rel(test::scalar(jl.total), test::scalar(jl.main) + kLambda * test::scalar(jl.mtp) + jb), kLossTol);
+  EXPECT_FALSE(jm.understanding_losses(b.ids, b.B, b.T, Var(), b.targets, kLambda).balance.defined());
+
+  const std::vector<int64_t> prompt = {5, 9, 17, 40, 7, 8}, codes = {1, 7, 3, 63, 0, 12, 5, 5};
+  const JanusLoss g0 = jm.generation_losses(prompt, codes, 2, 3, 4, kLambda);
+  const JanusLoss g = jm.generation_losses(prompt, codes, 2, 3, 4, kLambda, kAlpha);
+  ASSERT_TRUE(g.balance.defined());
+  EXPECT_FALSE(g0.balance.defined());
+  EXPECT_GT(test::scalar(g.balance), 0.0);
+  EXPECT_EQ(test::scalar(g.main), test::scalar(g0.main));
+  EXPECT_LT(rel(test::scalar(g.total), test::scalar(g0.total) + test::scalar(g.balance)), kLossTol);
+}
+
 // λ = 0: no MTP loss, and the total is the plain CE of forward_understanding's logits.
 TEST(TrainableJanusMtp, LambdaZeroIsTheMainLossAlone) {
   TrainableJanus jm = r1_model();

@@ -94,7 +94,7 @@ void init_codebook_by_kmeans(const vision::TrainVqModel& model, const VqTrainOpt
   for (int64_t done = 0; done < images; done += o.batch) {
     const Batch b = src.next_batch();
     const std::vector<float> z =
-        model.quantize(model.encode_latents(ag::Var::constant(b.pixel_values[0]))).z_normed.value().to_f32_vector();
+        model.normed_latents(model.encode_latents(ag::Var::constant(b.pixel_values[0]))).value().to_f32_vector();
     rows.insert(rows.end(), z.begin(), z.end());
   }
   const std::vector<float> c = spherical_kmeans(rows, E, V, 50, rng);

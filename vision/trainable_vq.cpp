@@ -149,15 +149,19 @@ Var TrainVqModel::encode_latents(const Var& pixels) const {
   return conv(conv(x, enc_out_, kSame), quant_conv_, kPointwise);
 }
 
-TrainVqModel::Quantized TrainVqModel::quantize(const Var& latents) const {
+Var TrainVqModel::normed_latents(const Var& latents) const {
   if (!latents.defined() || latents.value().dim() != 4 || latents.size(1) != cfg_.embed_dim)
     throw Error("TrainVqModel::quantize: latents " +
                 (latents.defined() ? kernels::shape_str(latents.shape()) : "undefined") + ", expected [B, " +
                 str(cfg_.embed_dim) + ", h, w]");
+  return ag::l2_normalize(nchw_to_rows(latents), 1e-12);
+}
+
+TrainVqModel::Quantized TrainVqModel::quantize(const Var& latents) const {
+  Quantized out;
+  out.z_normed = normed_latents(latents);
   const int64_t B = latents.size(0), h = latents.size(2), w = latents.size(3), E = cfg_.embed_dim;
   const int64_t V = cfg_.num_embeddings;
-  Quantized out;
-  out.z_normed = ag::l2_normalize(nchw_to_rows(latents), 1e-12);
   Var cb = ag::l2_normalize(codebook_, 1e-12);
   // Nearest normalised code (in double, first minimum as torch.argmin): not differentiated.
   const std::vector<float> z = out.z_normed.value().to_f32_vector(), e = cb.value().to_f32_vector();

@@ -49,6 +49,8 @@ class TrainVqModel {
   };
   // latents [B, E, h, w] → Quantized (see the header comment).
   Quantized quantize(const kernels::ag::Var& latents) const;
+  // latents [B, E, h, w] → ẑ [B·h·w, E], the L2-normalised rows quantize() matches (no code search).
+  kernels::ag::Var normed_latents(const kernels::ag::Var& latents) const;
 
   // latents [B, E, h, w] → post_quant_conv + decoder → images [B, out_channels, h·f, w·f].
   kernels::ag::Var decode_latents(const kernels::ag::Var& latents) const;

@@ -109,6 +109,8 @@ TEST_F(TrainableVision, VqEncodeQuantizeDecodeMatchInference) {
   EXPECT_LT(ed, kFwdTol);
   // The straight-through latents carry the code vectors' values.
   EXPECT_LT(rel_err(q.z_st.value(), im.codebook_entries(Tensor::from_i64({2, 16}, q.codes), 4, 4)), 1e-6);
+  // normed_latents (the k-means initialisation's input) is quantize()'s ẑ without the code search.
+  EXPECT_EQ(m.normed_latents(z).value().to_f32_vector(), q.z_normed.value().to_f32_vector());
   EXPECT_THROW(m.encode_latents(Var::constant(Tensor::zeros({1, 3, 18, 18}, kernels::DType::F32))), kernels::Error);
 }
 

@@ -2,8 +2,8 @@
 // per-thread buffer, softmax in float32 with max subtraction.
 #include <cmath>
 
+#include "kernels/cpu/attend_row.h"
 #include "kernels/cpu/common.h"
-#include "kernels/cpu/simd.h"
 #include "kernels/thread_pool.h"
 
 namespace janus::kernels {
@@ -37,21 +37,8 @@ void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, f
     for (int64_t i = b; i < e; ++i) {
       const int64_t t = i / Hq, h = i % Hq, kh = h / group;
       const int64_t n = q_pos0 + t + 1;
-      const float* qv = qp + t * qs0 + h * qs1;
-      float m = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) {
-        p[size_t(j)] = cpu::dot_f32(qv, kp + j * ks0 + kh * ks1, D) * scale;
-        m = std::max(m, p[size_t(j)]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        p[size_t(j)] = std::exp(p[size_t(j)] - m);
-        sum += p[size_t(j)];
-      }
-      const float inv = float(1.0 / sum);
-      float* o = op_ + t * os0 + h * os1;
-      std::fill(o, o + Dv, 0.0f);
-      for (int64_t j = 0; j < n; ++j) cpu::axpy_f32(o, p[size_t(j)] * inv, vp + j * vs0 + kh * vs1, Dv);
+      cpu::attend_row(op_ + t * os0 + h * os1, qp + t * qs0 + h * qs1, kp + kh * ks1, ks0, vp + kh * vs1, vs0, n, D, Dv,
+                      scale, p.data());
     }
   });
 }

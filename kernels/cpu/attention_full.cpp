@@ -1,12 +1,12 @@
 // Bidirectional multi-head attention (ViT, VQ attention blocks). Contract in kernels/ops.h.
-// One (query, head) pair per work item, as attention.cpp without the causal limit.
+// One (query, head) pair per work item (cpu::attend_row), as attention.cpp without the causal limit.
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/attend_row.h"
 #include "kernels/cpu/common.h"
-#include "kernels/cpu/simd.h"
 #include "kernels/thread_pool.h"
 
 namespace janus::kernels {
@@ -34,21 +34,8 @@ void attention_full(Tensor& out, const Tensor& q, const Tensor& k, const Tensor&
     std::vector<float> p(static_cast<size_t>(S));
     for (int64_t i = b; i < e; ++i) {
       const int64_t t = i / H, h = i % H;
-      const float* qv = qp + t * qs0 + h * qs1;
-      float m = -INFINITY;
-      for (int64_t j = 0; j < S; ++j) {
-        p[size_t(j)] = cpu::dot_f32(qv, kp + j * ks0 + h * ks1, D) * scale;
-        m = std::max(m, p[size_t(j)]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < S; ++j) {
-        p[size_t(j)] = std::exp(p[size_t(j)] - m);
-        sum += p[size_t(j)];
-      }
-      const float inv = float(1.0 / sum);
-      float* o = op_ + t * os0 + h * os1;
-      std::fill(o, o + Dv, 0.0f);
-      for (int64_t j = 0; j < S; ++j) cpu::axpy_f32(o, p[size_t(j)] * inv, vp + j * vs0 + h * vs1, Dv);
+      cpu::attend_row(op_ + t * os0 + h * os1, qp + t * qs0 + h * qs1, kp + h * ks1, ks0, vp + h * vs1, vs0, S, D, Dv,
+                      scale, p.data());
     }
   });
 }

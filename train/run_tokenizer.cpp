@@ -1,5 +1,6 @@
 #include "train/run_tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -13,6 +14,21 @@ namespace janus::train {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+// The trainer options a recipe asks for: the defaults, with the recipe's special tokens when it
+// lists any (then BOS / EOS / pad only when the list holds them).
+tokenizers::BpeTrainOptions bpe_options(const TokenizerRecipe& recipe) {
+  tokenizers::BpeTrainOptions opt = tokenizers::default_train_options(size_t(recipe.vocab_size));
+  opt.min_frequency = uint64_t(recipe.min_frequency);
+  if (recipe.special_tokens.empty()) return opt;
+  const auto& list = recipe.special_tokens;
+  for (std::string* role : {&opt.bos_token, &opt.eos_token, &opt.pad_token})
+    if (std::find(list.begin(), list.end(), *role) == list.end()) role->clear();
+  opt.special_tokens = list;
+  return opt;
+}
+}  // namespace
 
 TokenizerRecipe load_tokenizer_recipe(const std::string& path) {
   TokenizerRecipe r;
@@ -60,8 +76,7 @@ TokenizerRecipe load_tokenizer_recipe(const std::string& path) {
   for (const auto& [k, v] : j["output"].items())
     if (k != "dir") fail("output." + k, "unknown key");
   r.output_dir = resolve(j["output"]["dir"].get<std::string>());
-  const size_t n_special =
-      r.special_tokens.empty() ? tokenizers::default_special_tokens().size() : r.special_tokens.size();
+  const size_t n_special = bpe_options(r).special_tokens.size();
   if (r.vocab_size < int64_t(n_special) + 256)
     fail("vocab_size",
          std::to_string(r.vocab_size) + " is below the " + std::to_string(n_special) + " special + 256 byte tokens");
@@ -78,19 +93,7 @@ TokenizerRunSummary run_tokenizer_recipe(const TokenizerRecipe& recipe) {
       ++s.records;
     }
   if (corpus.empty()) throw std::runtime_error(recipe.source + ": data.train: the records hold no text");
-  tokenizers::BpeTrainOptions opt = tokenizers::default_train_options(size_t(recipe.vocab_size));
-  opt.min_frequency = uint64_t(recipe.min_frequency);
-  if (!recipe.special_tokens.empty()) {
-    auto has = [&](const std::string& t) {
-      for (const auto& x : recipe.special_tokens)
-        if (x == t) return true;
-      return false;
-    };
-    if (!has(opt.bos_token)) opt.bos_token.clear();
-    if (!has(opt.eos_token)) opt.eos_token.clear();
-    if (!has(opt.pad_token)) opt.pad_token.clear();
-    opt.special_tokens = recipe.special_tokens;
-  }
+  const tokenizers::BpeTrainOptions opt = bpe_options(recipe);
   tokenizers::BpeTrainResult r;
   try {
     r = tokenizers::train_bpe({corpus}, opt);

@@ -33,21 +33,25 @@ KvCache::LayerShape GqaAttention::cache_shape() const {
   return {{c_.num_key_value_heads, c_.head_dim}, {c_.num_key_value_heads, c_.head_dim}, {}};
 }
 
-void GqaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int64_t pos0) {
+void GqaAttention::forward(Tensor& out, const Tensor& x, const std::vector<SeqRows>& seqs) {
   const int64_t n = x.size(0), Hq = c_.num_attention_heads, Hkv = c_.num_key_value_heads, D = c_.head_dim;
   Tensor q = act(n, Hq * D), k = act(n, Hkv * D), v = act(n, Hkv * D);
   kernels::linear(q, x, q_);
   kernels::linear(k, x, k_);
   kernels::linear(v, x, v_);
-  Tensor q3 = q.view({n, Hq, D}), k3 = k.view({n, Hkv, D});
-  const auto pos = positions(pos0, n);
-  kernels::rope(q3, pos.data(), rope_.inv_freq, 0, c_.rope_style, rope_.attention_scaling);
-  kernels::rope(k3, pos.data(), rope_.inv_freq, 0, c_.rope_style, rope_.attention_scaling);
-  cache.k.slice(0, pos0, pos0 + n).copy_from(k3);
-  cache.v.slice(0, pos0, pos0 + n).copy_from(v.view({n, Hkv, D}));
+  const Tensor q3 = q.view({n, Hq, D}), k3 = k.view({n, Hkv, D}), v3 = v.view({n, Hkv, D});
   Tensor o = act(n, Hq * D);
-  Tensor o3 = o.view({n, Hq, D});
-  kernels::attention(o3, q3, cache.k.slice(0, 0, pos0 + n), cache.v.slice(0, 0, pos0 + n), c_.attn_scale, pos0);
+  const Tensor o3 = o.view({n, Hq, D});
+  for (const SeqRows& s : seqs) {
+    const int64_t r0 = s.row0, r1 = s.row0 + s.n, S = s.pos0 + s.n;
+    Tensor qs = q3.slice(0, r0, r1), ks = k3.slice(0, r0, r1), os = o3.slice(0, r0, r1);
+    const auto pos = positions(s.pos0, s.n);
+    kernels::rope(qs, pos.data(), rope_.inv_freq, 0, c_.rope_style, rope_.attention_scaling);
+    kernels::rope(ks, pos.data(), rope_.inv_freq, 0, c_.rope_style, rope_.attention_scaling);
+    s.cache->k.slice(0, s.pos0, S).copy_from(ks);
+    s.cache->v.slice(0, s.pos0, S).copy_from(v3.slice(0, r0, r1));
+    kernels::attention(os, qs, s.cache->k.slice(0, 0, S), s.cache->v.slice(0, 0, S), c_.attn_scale, s.pos0);
+  }
   kernels::linear(out, o, o_);
 }
 
@@ -60,9 +64,9 @@ void MlaAttention::set_mode(Mode m) { g_mla_mode = int(m); }
 
 KvCache::LayerShape MlaAttention::cache_shape() const { return {{}, {}, {c_.kv_lora_rank + c_.qk_rope_head_dim}}; }
 
-void MlaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int64_t pos0) {
+void MlaAttention::forward(Tensor& out, const Tensor& x, const std::vector<SeqRows>& seqs) {
   const int64_t n = x.size(0), H = c_.num_attention_heads, dn = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim;
-  const int64_t dv = c_.v_head_dim, C = c_.kv_lora_rank, S = pos0 + n;
+  const int64_t dv = c_.v_head_dim, C = c_.kv_lora_rank;
   // transformers builds q_a_layernorm / kv_a_layernorm with its default eps (1e-6), whatever
   // rms_norm_eps says (it differs for Moonlight: 1e-5).
   const float eps = 1e-6f;
@@ -76,35 +80,38 @@ void MlaAttention::forward(Tensor& out, const Tensor& x, LayerCache& cache, int6
   } else {
     kernels::linear(q, x, w_.q);
   }
-  Tensor q3 = q.view({n, H, dn + dr});
-  const auto pos = positions(pos0, n);
-  kernels::rope(q3, pos.data(), rope_.inv_freq, int(dn), c_.rope_style, rope_.attention_scaling);
-  // Latent: kv_norm(latent) | rope(k_pe), appended to the cache.
+  const Tensor q3 = q.view({n, H, dn + dr});
+  // Latent: kv_norm(latent) | rope(k_pe), appended to each sequence's cache.
   Tensor kv = act(n, C + dr);
   kernels::linear(kv, x, w_.kv_a);
   Tensor latent = kv.slice(1, 0, C);
   kernels::rms_norm(latent, latent, w_.kv_a_norm, eps);
-  Tensor kpe = kv.view({n, 1, C + dr});
-  kernels::rope(kpe, pos.data(), rope_.inv_freq, int(C), c_.rope_style, rope_.attention_scaling);
-  cache.latent.slice(0, pos0, S).copy_from(kv);
-  const Tensor lat_cache = cache.latent.slice(0, 0, S);
-
+  const Tensor kpe = kv.view({n, 1, C + dr});
   Tensor o = act(n, H * dv);
-  Tensor o3 = o.view({n, H, dv});
+  const Tensor o3 = o.view({n, H, dv});
   const Mode mode = Mode(g_mla_mode.load());
-  const bool absorbed = mode == Mode::kAbsorbed || (mode == Mode::kAuto && n <= kAbsorbedMaxTokens);
-  if (absorbed) {
-    kernels::mla_attention_absorbed(o3, q3.slice(2, 0, dn), q3.slice(2, dn, dn + dr), lat_cache, w_.kv_b, c_.attn_scale,
-                                    pos0);
-  } else {
-    // Naive form: expand every cached latent into per-head keys and values.
-    Tensor kvb = act(S, H * (dn + dv));
-    kernels::linear(kvb, lat_cache.slice(1, 0, C), w_.kv_b);
-    Tensor kvb3 = kvb.view({S, H, dn + dv});
-    Tensor k = Tensor::empty({S, H, dn + dr}, DType::F32);
-    k.slice(2, 0, dn).copy_from(kvb3.slice(2, 0, dn));
-    for (int64_t h = 0; h < H; ++h) k.slice(2, dn, dn + dr).select(1, h).copy_from(lat_cache.slice(1, C, C + dr));
-    kernels::attention(o3, q3, k, kvb3.slice(2, dn, dn + dv), c_.attn_scale, pos0);
+  for (const SeqRows& s : seqs) {
+    const int64_t r0 = s.row0, r1 = s.row0 + s.n, S = s.pos0 + s.n;
+    Tensor qs = q3.slice(0, r0, r1), ks = kpe.slice(0, r0, r1), os = o3.slice(0, r0, r1);
+    const auto pos = positions(s.pos0, s.n);
+    kernels::rope(qs, pos.data(), rope_.inv_freq, int(dn), c_.rope_style, rope_.attention_scaling);
+    kernels::rope(ks, pos.data(), rope_.inv_freq, int(C), c_.rope_style, rope_.attention_scaling);
+    s.cache->latent.slice(0, s.pos0, S).copy_from(kv.slice(0, r0, r1));
+    const Tensor lat_cache = s.cache->latent.slice(0, 0, S);
+    const bool absorbed = mode == Mode::kAbsorbed || (mode == Mode::kAuto && s.n <= kAbsorbedMaxTokens);
+    if (absorbed) {
+      kernels::mla_attention_absorbed(os, qs.slice(2, 0, dn), qs.slice(2, dn, dn + dr), lat_cache, w_.kv_b,
+                                      c_.attn_scale, s.pos0);
+    } else {
+      // Naive form: expand every cached latent into per-head keys and values.
+      Tensor kvb = act(S, H * (dn + dv));
+      kernels::linear(kvb, lat_cache.slice(1, 0, C), w_.kv_b);
+      Tensor kvb3 = kvb.view({S, H, dn + dv});
+      Tensor k = Tensor::empty({S, H, dn + dr}, DType::F32);
+      k.slice(2, 0, dn).copy_from(kvb3.slice(2, 0, dn));
+      for (int64_t h = 0; h < H; ++h) k.slice(2, dn, dn + dr).select(1, h).copy_from(lat_cache.slice(1, C, C + dr));
+      kernels::attention(os, qs, k, kvb3.slice(2, dn, dn + dv), c_.attn_scale, s.pos0);
+    }
   }
   kernels::linear(out, o, w_.o);
 }
@@ -168,11 +175,11 @@ void MoeFfn::forward(Tensor& out, const Tensor& x) {
 
 // ---------------------------------------------------------------- layer
 
-void DecoderLayer::forward(Tensor& x, LayerCache& cache, int64_t pos0) const {
+void DecoderLayer::forward(Tensor& x, const std::vector<SeqRows>& seqs) const {
   const int64_t n = x.size(0), Hd = x.size(1);
   Tensor h = act(n, Hd), y = act(n, Hd);
   kernels::rms_norm(h, x, input_norm, eps);
-  attn->forward(y, h, cache, pos0);
+  attn->forward(y, h, seqs);
   kernels::add(x, x, y);
   kernels::rms_norm(h, x, post_attention_norm, eps);
   ffn->forward(y, h);

@@ -1,10 +1,14 @@
 // The shared building blocks every architecture assembles: attention (GQA, MLA), feed-forward
 // (dense SwiGLU, DeepSeek MoE) and the pre-norm decoder layer.
 //
-// All forward() calls take activations x [n, hidden] f32 for n consecutive tokens starting at
-// absolute position `pos0`, and write [n, hidden]. Blocks own views of the checkpoint weights
-// (no copies). A block is immutable after loading, so one model can serve several sequences
-// from different threads as long as each has its own KvCache.
+// All forward() calls take activations x [n, hidden] f32 and write [n, hidden]. Attention and the
+// decoder layer see the rows as one or more sequences (SeqRows): rows [row0, row0 + n) are the
+// next n tokens of one sequence, at absolute positions pos0 … pos0 + n − 1 of its cache. The
+// projections and feed-forward run once over all rows (the weights are read once for a batch of
+// sequences: batched decode); RoPE, the cache append and the attention itself run per sequence.
+// The single-sequence overloads are one SeqRows covering every row. Blocks own views of the
+// checkpoint weights (no copies). A block is immutable after loading, so one model can serve
+// several sequences from different threads as long as each has its own KvCache.
 #pragma once
 #include <memory>
 #include <vector>
@@ -15,10 +19,20 @@
 
 namespace janus::llm {
 
+// One sequence's rows of a (batched) forward; `cache` is its entry for the layer being run.
+struct SeqRows {
+  LayerCache* cache = nullptr;
+  int64_t pos0 = 0, row0 = 0, n = 0;
+};
+
 class Attention {
  public:
   virtual ~Attention() = default;
-  virtual void forward(kernels::Tensor& out, const kernels::Tensor& x, LayerCache& cache, int64_t pos0) = 0;
+  // The sequences' rows must tile x's rows in order (row0 = the previous row0 + n, from 0).
+  virtual void forward(kernels::Tensor& out, const kernels::Tensor& x, const std::vector<SeqRows>& seqs) = 0;
+  void forward(kernels::Tensor& out, const kernels::Tensor& x, LayerCache& cache, int64_t pos0) {
+    forward(out, x, {SeqRows{&cache, pos0, 0, x.size(0)}});
+  }
   virtual KvCache::LayerShape cache_shape() const = 0;
 };
 
@@ -26,7 +40,8 @@ class Attention {
 class GqaAttention : public Attention {
  public:
   GqaAttention(const ModelConfig& c, kernels::Weight q, kernels::Weight k, kernels::Weight v, kernels::Weight o);
-  void forward(kernels::Tensor& out, const kernels::Tensor& x, LayerCache& cache, int64_t pos0) override;
+  using Attention::forward;
+  void forward(kernels::Tensor& out, const kernels::Tensor& x, const std::vector<SeqRows>& seqs) override;
   KvCache::LayerShape cache_shape() const override;
 
  private:
@@ -37,7 +52,8 @@ class GqaAttention : public Attention {
 
 // Multi-head latent attention (DeepSeek V2/V3). Prefill of many tokens runs the "naive" form
 // (per-head keys/values expanded from the latent); short chunks (decode, speculative verify)
-// run the "absorbed" form directly over the latent cache. Both read the same cache.
+// run the "absorbed" form directly over the latent cache. Both read the same cache; the form
+// is chosen per sequence of a batch.
 class MlaAttention : public Attention {
  public:
   struct Weights {
@@ -46,7 +62,8 @@ class MlaAttention : public Attention {
   };
   enum class Mode { kAuto, kNaive, kAbsorbed };
   MlaAttention(const ModelConfig& c, Weights w);
-  void forward(kernels::Tensor& out, const kernels::Tensor& x, LayerCache& cache, int64_t pos0) override;
+  using Attention::forward;
+  void forward(kernels::Tensor& out, const kernels::Tensor& x, const std::vector<SeqRows>& seqs) override;
   KvCache::LayerShape cache_shape() const override;
   static void set_mode(Mode m);  // testing hook: force one form (process-wide)
   static constexpr int64_t kAbsorbedMaxTokens = 8;
@@ -97,7 +114,10 @@ struct DecoderLayer {
   std::unique_ptr<FeedForward> ffn;
   float eps = 1e-6f;
   // x [n, H] updated in place: x += attn(norm(x)); x += ffn(norm(x)).
-  void forward(kernels::Tensor& x, LayerCache& cache, int64_t pos0) const;
+  void forward(kernels::Tensor& x, const std::vector<SeqRows>& seqs) const;
+  void forward(kernels::Tensor& x, LayerCache& cache, int64_t pos0) const {
+    forward(x, {SeqRows{&cache, pos0, 0, x.size(0)}});
+  }
 };
 
 }  // namespace janus::llm

@@ -25,7 +25,7 @@ ImageGenResult generate_images(const JanusModel& model, const std::vector<int64_
                                const ImageGenOptions& opt) {
   const Model& lm = model.language_model();
   const JanusConfig& c = model.config();
-  const int64_t P = opt.num_images, n = c.gen_image_tokens(), H = c.text.hidden_size, K = c.gen_head.num_codes;
+  const int64_t P = opt.num_images, n = c.gen_image_tokens(), K = c.gen_head.num_codes;
   if (prompt.empty()) throw Error("generate_images: empty prompt");
   if (P < 1) throw Error("generate_images: num_images must be >= 1");
   for (int64_t t : prompt)
@@ -42,21 +42,28 @@ ImageGenResult generate_images(const JanusModel& model, const std::vector<int64_
   const int64_t R = opt.conditional_only ? 1 : 2;  // rows per image: cond [, uncond]
   ImageGenResult res;
   double t0 = now();
-  // Prefill every row; hidden[p * R + r] is the row's last final-norm hidden state.
+  // Every row is a sequence with its own cache, run together (Model::forward_embeds_batch: each
+  // weight read once per step for all rows). hidden[p * R + r]: the row's last final-norm state.
   std::vector<KvCache> caches;
-  Tensor hidden = Tensor::empty({P * R, H}, DType::F32);
+  for (int64_t i = 0; i < P * R; ++i) caches.push_back(lm.new_cache());
+  std::vector<KvCache*> cache_ptrs;
+  for (auto& c : caches) cache_ptrs.push_back(&c);
   const std::vector<int64_t> uncond = unconditional_prompt(prompt, pad_id);
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t r = 0; r < R; ++r) {
-      caches.push_back(lm.new_cache());
-      const std::vector<int64_t>& ids = r == 0 ? prompt : uncond;
-      Tensor h;
-      ForwardOutput out;
-      out.hidden = &h;
-      out.last_only = true;
-      lm.forward(caches.back(), ids.data(), int64_t(ids.size()), out);
-      std::memcpy(hidden.data<float>() + (p * R + r) * H, h.data<float>(), size_t(H) * sizeof(float));
-    }
+  const int64_t T = int64_t(prompt.size());
+  Tensor hidden;
+  {
+    std::vector<int64_t> ids;
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t r = 0; r < R; ++r) {
+        const std::vector<int64_t>& row = r == 0 ? prompt : uncond;
+        ids.insert(ids.end(), row.begin(), row.end());
+      }
+    ForwardOutput out;
+    out.hidden = &hidden;
+    out.last_only = true;
+    lm.forward_embeds_batch(cache_ptrs, lm.embed(ids.data(), int64_t(ids.size())),
+                            std::vector<int64_t>(size_t(P * R), T), out);
+  }
   res.prefill_seconds = now() - t0;
   t0 = now();
   std::mt19937_64 rng(opt.seed);
@@ -83,16 +90,13 @@ ImageGenResult generate_images(const JanusModel& model, const std::vector<int64_
       codes[size_t(p * n + i)] = code;
     }
     if (opt.on_progress) opt.on_progress(i + 1, n);
-    if (i + 1 == n) break;                                           // the last code is not fed back
-    const Tensor e = model.gen_embeds(Tensor::from_i64({P}, step));  // [P, H]
-    for (int64_t p = 0; p < P; ++p)
-      for (int64_t r = 0; r < R; ++r) {
-        Tensor h;
-        ForwardOutput out;
-        out.hidden = &h;
-        lm.forward_embeds(caches[size_t(p * R + r)], e.slice(0, p, p + 1), out);
-        std::memcpy(hidden.data<float>() + (p * R + r) * H, h.data<float>(), size_t(H) * sizeof(float));
-      }
+    if (i + 1 == n) break;     // the last code is not fed back
+    std::vector<int64_t> fed;  // each image's code, once per row of the image
+    for (int64_t p = 0; p < P; ++p) fed.insert(fed.end(), size_t(R), step[size_t(p)]);
+    ForwardOutput out;
+    out.hidden = &hidden;
+    lm.forward_embeds_batch(cache_ptrs, model.gen_embeds(Tensor::from_i64({P * R}, fed)),
+                            std::vector<int64_t>(size_t(P * R), 1), out);
   }
   res.sample_seconds = now() - t0;
   res.codes = Tensor::from_i64({P, n}, codes);

@@ -1,6 +1,7 @@
 // Janus text-to-image generation with classifier-free guidance (../shared/reference/janus.md §5).
 //
-// For each of the P images two rows run through the backbone, each with its own KV cache:
+// For each of the P images two rows run through the backbone, each with its own KV cache, all
+// rows batched into one backbone pass per step (Model::forward_embeds_batch):
 //   conditional    the prompt ids (ending with <begin_of_image>)
 //   unconditional  the same length: BOS kept at 0, the last id kept, everything between → pad
 //                  (attended to: no mask, as the release does)

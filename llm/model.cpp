@@ -123,7 +123,7 @@ void Model::forward(KvCache& cache, const int64_t* ids, int64_t n, const Forward
   if (n <= 0) throw kernels::Error("forward: no tokens");
   Tensor x = Tensor::empty({n, config_.hidden_size}, DType::F32);
   kernels::embedding(x, embed_, ids, n);
-  run_layers(cache, x, out);
+  run_layers({&cache}, {n}, x, out);
 }
 
 void Model::forward_embeds(KvCache& cache, const Tensor& embeds, const ForwardOutput& out) const {
@@ -132,7 +132,33 @@ void Model::forward_embeds(KvCache& cache, const Tensor& embeds, const ForwardOu
     throw kernels::Error("forward_embeds: embeddings " + kernels::shape_str(embeds.shape()) + " " +
                          kernels::dtype_name(embeds.dtype()) + ", expected [n, " + std::to_string(H) + "] f32");
   Tensor x = embeds.clone();
-  run_layers(cache, x, out);
+  run_layers({&cache}, {x.size(0)}, x, out);
+}
+
+void Model::forward_embeds_batch(const std::vector<KvCache*>& caches, const Tensor& embeds,
+                                 const std::vector<int64_t>& counts, const ForwardOutput& out) const {
+  const int64_t H = config_.hidden_size;
+  if (embeds.dim() != 2 || embeds.size(1) != H || embeds.dtype() != DType::F32)
+    throw kernels::Error("forward_embeds_batch: embeddings " + kernels::shape_str(embeds.shape()) + " " +
+                         kernels::dtype_name(embeds.dtype()) + ", expected [n, " + std::to_string(H) + "] f32");
+  if (caches.empty() || caches.size() != counts.size())
+    throw kernels::Error("forward_embeds_batch: " + std::to_string(caches.size()) + " caches for " +
+                         std::to_string(counts.size()) + " token counts");
+  int64_t rows = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] <= 0 || !caches[i])
+      throw kernels::Error("forward_embeds_batch: sequence " + std::to_string(i) + " has no cache or no tokens");
+    for (size_t j = 0; j < i; ++j)
+      if (caches[j] == caches[i])
+        throw kernels::Error("forward_embeds_batch: sequences " + std::to_string(j) + " and " + std::to_string(i) +
+                             " share a cache");
+    rows += counts[i];
+  }
+  if (rows != embeds.size(0))
+    throw kernels::Error("forward_embeds_batch: the counts sum to " + std::to_string(rows) +
+                         " tokens, embeddings have " + std::to_string(embeds.size(0)) + " rows");
+  Tensor x = embeds.clone();
+  run_layers(caches, counts, x, out);
 }
 
 Tensor Model::embed(const int64_t* ids, int64_t n) const {
@@ -147,14 +173,32 @@ Tensor Model::logits(const Tensor& hidden) const {
   return l;
 }
 
-void Model::run_layers(KvCache& cache, Tensor& x, const ForwardOutput& out) const {
-  const int64_t H = config_.hidden_size, V = config_.vocab_size, pos0 = cache.length, n = x.size(0);
-  if (cache.shapes.size() != layers_.size()) throw kernels::Error("forward: cache was not made by this model");
-  cache.reserve(pos0 + n);
-  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].forward(x, cache.layers[i], pos0);
-  cache.length = pos0 + n;
-  Tensor h = out.last_only ? Tensor::empty({1, H}, DType::F32) : Tensor::empty({n, H}, DType::F32);
-  const Tensor xs = out.last_only ? x.slice(0, n - 1, n) : x;
+void Model::run_layers(const std::vector<KvCache*>& caches, const std::vector<int64_t>& counts, Tensor& x,
+                       const ForwardOutput& out) const {
+  const int64_t H = config_.hidden_size, V = config_.vocab_size, n = x.size(0);
+  std::vector<SeqRows> seqs(caches.size());
+  std::vector<int64_t> last;  // each sequence's last row
+  for (size_t i = 0, row = 0; i < caches.size(); row += size_t(counts[i]), ++i) {
+    KvCache& c = *caches[i];
+    if (c.shapes.size() != layers_.size()) throw kernels::Error("forward: cache was not made by this model");
+    c.reserve(c.length + counts[i]);
+    seqs[i] = {nullptr, c.length, int64_t(row), counts[i]};
+    last.push_back(int64_t(row) + counts[i] - 1);
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    for (size_t i = 0; i < seqs.size(); ++i) seqs[i].cache = &caches[i]->layers[l];
+    layers_[l].forward(x, seqs);
+  }
+  for (size_t i = 0; i < caches.size(); ++i) caches[i]->length += counts[i];
+  Tensor xs = x;
+  if (out.last_only && !(last.size() == 1 && last[0] == n - 1)) {
+    xs = Tensor::empty({int64_t(last.size()), H}, DType::F32);
+    for (size_t i = 0; i < last.size(); ++i)
+      xs.slice(0, int64_t(i), int64_t(i) + 1).copy_from(x.slice(0, last[i], last[i] + 1));
+  } else if (out.last_only) {
+    xs = x.slice(0, n - 1, n);
+  }
+  Tensor h = Tensor::empty({xs.size(0), H}, DType::F32);
   kernels::rms_norm(h, xs, final_norm_, float(config_.rms_norm_eps));
   if (out.hidden) *out.hidden = h;
   if (out.logits) {

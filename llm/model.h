@@ -53,6 +53,14 @@ class Model {
   // As forward(), from input embeddings [n, H] f32 instead of ids (multimodal models splice image
   // embeddings into the sequence). `embeds` is not modified.
   void forward_embeds(KvCache& cache, const kernels::Tensor& embeds, const ForwardOutput& out) const;
+  // Several sequences in one pass (batched decode or prefill): sequence i's next counts[i] tokens
+  // are the next counts[i] rows of embeds [Σ counts, H] f32, appended to *caches[i] (distinct
+  // caches of this model). Every weight is read once for all the rows; each sequence attends to
+  // its own cache only, so its rows equal a forward_embeds() of it alone (up to the GEMM's
+  // rounding for a different row count). out.hidden / out.logits hold every row, or with
+  // last_only each sequence's last row, in sequence order.
+  void forward_embeds_batch(const std::vector<KvCache*>& caches, const kernels::Tensor& embeds,
+                            const std::vector<int64_t>& counts, const ForwardOutput& out) const;
   // The token embeddings of ids [n] as a new [n, H] f32 tensor (throws for an id out of range).
   kernels::Tensor embed(const int64_t* ids, int64_t n) const;
   // logits [n, V] f32 of final-norm hidden states [n, H].
@@ -72,7 +80,8 @@ class Model {
  private:
   Model(ModelConfig c, TensorStore s) : config_(std::move(c)), store_(std::move(s)) {}
   void logits_from_hidden(const kernels::Tensor& h, kernels::Tensor& logits, const kernels::Weight& head) const;
-  void run_layers(KvCache& cache, kernels::Tensor& x, const ForwardOutput& out) const;
+  void run_layers(const std::vector<KvCache*>& caches, const std::vector<int64_t>& counts, kernels::Tensor& x,
+                  const ForwardOutput& out) const;
 
   ModelConfig config_;
   TensorStore store_;

@@ -82,7 +82,9 @@ TEST(TextModel, StreamedPiecesConcatenateToTheDecodedGeneration) {
     want_answer.erase(at, end == std::string::npos ? std::string::npos : end + 8 - at);
   }
   EXPECT_EQ(r.reasoning.substr(0, want_reasoning.size()), want_reasoning);
-  if (close == std::string::npos) EXPECT_EQ(r.reasoning, text);
+  if (close == std::string::npos) {
+    EXPECT_EQ(r.reasoning, text);
+  }
   fs::remove_all(dir);
 }
 

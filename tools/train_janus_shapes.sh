@@ -2,8 +2,8 @@
 # Reproduces the embedded model models/janus-shapes from scratch with `janus train` recipes
 # (DESIGN §5), then scores it on held-out scenes. Every step is resumable: re-running the script
 # skips finished steps (their outputs exist) and resumes an interrupted training run.
-#   1. shapes world data (12,000 scenes, 48 px, seed 1; 12,000 fresh ones each of seeds 2 and 3,
-#      for 4e and 4f)
+#   1. shapes world data (12,000 scenes, 48 px, seed 1; 12,000 fresh ones each of seeds 2, 3 and 4,
+#      for 4e, 4f and 4g)
 #                                                              janus shapes gen
 #   2. BPE tokenizer on its text                               train/recipes/janus_shapes_tokenizer.json
 #   3. VQ image tokenizer (48 px, 8x downsampling: 6x6 codes, 2x2 per grid cell)
@@ -19,22 +19,24 @@
 #                                                              train/recipes/janus_shapes_vit.json
 #   4e. the same on 12,000 fresh scenes (seed 2), from 4d     train/recipes/janus_shapes_fresh.json
 #   4f. the same on 12,000 fresh scenes (seed 3), from 4e    train/recipes/janus_shapes_fresh3.json
+#   4g. the same on 12,000 fresh scenes (seed 4), from 4f    train/recipes/janus_shapes_fresh4.json
 #       + the image sampling defaults chosen on validation scenes (seed 2000003), not on the
 #       held-out ones: train/recipes/janus_shapes_generation_config.json → generation_config.json
 #   5. held-out evaluation (200 scenes, seed 1000003)          janus shapes eval --model
-# Usage: tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes-fresh3/final; the shipped
+# Usage: tools/train_janus_shapes.sh [OUT_MODEL_DIR]   (default runs/janus-shapes-fresh4/final; the shipped
 # copy is models/janus-shapes). Needs a built ./build/apps/janus. Times are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 janus=./build/apps/janus
-out=${1:-runs/janus-shapes-fresh3/final}
+out=${1:-runs/janus-shapes-fresh4/final}
 t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 
 step "1/5 shapes data"
 [ -f runs/shapes-data48/t2i.jsonl ] || $janus shapes gen --n 12000 --seed 1 --size 48 --out runs/shapes-data48
-[ -f runs/shapes-data48-2/t2i.jsonl ] || $janus shapes gen --n 12000 --seed 2 --size 48 --out runs/shapes-data48-2
-[ -f runs/shapes-data48-3/t2i.jsonl ] || $janus shapes gen --n 12000 --seed 3 --size 48 --out runs/shapes-data48-3
+for seed in 2 3 4; do
+  [ -f runs/shapes-data48-$seed/t2i.jsonl ] || $janus shapes gen --n 12000 --seed $seed --size 48 --out runs/shapes-data48-$seed
+done
 step "2/5 tokenizer"
 [ -f runs/janus-shapes-tokenizer/tokenizer.json ] || $janus train --recipe train/recipes/janus_shapes_tokenizer.json
 step "3/5 VQ tokenizer"
@@ -51,10 +53,12 @@ step "4e/5 Janus, fresh scenes"
 [ -f runs/janus-shapes-fresh/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_fresh.json --resume
 step "4f/5 Janus, fresh scenes again"
 [ -f runs/janus-shapes-fresh3/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_fresh3.json --resume
-cp train/recipes/janus_shapes_generation_config.json runs/janus-shapes-fresh3/final/generation_config.json
-if [ "$out" != runs/janus-shapes-fresh3/final ]; then
+step "4g/5 Janus, fresh scenes a third time"
+[ -f runs/janus-shapes-fresh4/final/model.safetensors ] || $janus train --recipe train/recipes/janus_shapes_fresh4.json --resume
+cp train/recipes/janus_shapes_generation_config.json runs/janus-shapes-fresh4/final/generation_config.json
+if [ "$out" != runs/janus-shapes-fresh4/final ]; then
   mkdir -p "$out"
-  cp runs/janus-shapes-fresh3/final/* "$out"/
+  cp runs/janus-shapes-fresh4/final/* "$out"/
 fi
 step "5/5 held-out evaluation"
 [ -f runs/shapes-eval48/t2i.jsonl ] || $janus shapes gen --n 200 --seed 1000003 --size 48 --out runs/shapes-eval48

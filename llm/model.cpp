@@ -191,12 +191,12 @@ void Model::run_layers(const std::vector<KvCache*>& caches, const std::vector<in
   }
   for (size_t i = 0; i < caches.size(); ++i) caches[i]->length += counts[i];
   Tensor xs = x;
-  if (out.last_only && !(last.size() == 1 && last[0] == n - 1)) {
+  if (out.last_only && last.size() == 1) {
+    xs = x.slice(0, n - 1, n);
+  } else if (out.last_only) {
     xs = Tensor::empty({int64_t(last.size()), H}, DType::F32);
     for (size_t i = 0; i < last.size(); ++i)
       xs.slice(0, int64_t(i), int64_t(i) + 1).copy_from(x.slice(0, last[i], last[i] + 1));
-  } else if (out.last_only) {
-    xs = x.slice(0, n - 1, n);
   }
   Tensor h = Tensor::empty({xs.size(0), H}, DType::F32);
   kernels::rms_norm(h, xs, final_norm_, float(config_.rms_norm_eps));

@@ -126,21 +126,22 @@ void Model::forward(KvCache& cache, const int64_t* ids, int64_t n, const Forward
   run_layers({&cache}, {n}, x, out);
 }
 
-void Model::forward_embeds(KvCache& cache, const Tensor& embeds, const ForwardOutput& out) const {
+void Model::check_embeds(const Tensor& embeds, const char* who) const {
   const int64_t H = config_.hidden_size;
   if (embeds.dim() != 2 || embeds.size(0) <= 0 || embeds.size(1) != H || embeds.dtype() != DType::F32)
-    throw kernels::Error("forward_embeds: embeddings " + kernels::shape_str(embeds.shape()) + " " +
+    throw kernels::Error(std::string(who) + ": embeddings " + kernels::shape_str(embeds.shape()) + " " +
                          kernels::dtype_name(embeds.dtype()) + ", expected [n, " + std::to_string(H) + "] f32");
+}
+
+void Model::forward_embeds(KvCache& cache, const Tensor& embeds, const ForwardOutput& out) const {
+  check_embeds(embeds, "forward_embeds");
   Tensor x = embeds.clone();
   run_layers({&cache}, {x.size(0)}, x, out);
 }
 
 void Model::forward_embeds_batch(const std::vector<KvCache*>& caches, const Tensor& embeds,
                                  const std::vector<int64_t>& counts, const ForwardOutput& out) const {
-  const int64_t H = config_.hidden_size;
-  if (embeds.dim() != 2 || embeds.size(1) != H || embeds.dtype() != DType::F32)
-    throw kernels::Error("forward_embeds_batch: embeddings " + kernels::shape_str(embeds.shape()) + " " +
-                         kernels::dtype_name(embeds.dtype()) + ", expected [n, " + std::to_string(H) + "] f32");
+  check_embeds(embeds, "forward_embeds_batch");
   if (caches.empty() || caches.size() != counts.size())
     throw kernels::Error("forward_embeds_batch: " + std::to_string(caches.size()) + " caches for " +
                          std::to_string(counts.size()) + " token counts");

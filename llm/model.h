@@ -80,6 +80,8 @@ class Model {
  private:
   Model(ModelConfig c, TensorStore s) : config_(std::move(c)), store_(std::move(s)) {}
   void logits_from_hidden(const kernels::Tensor& h, kernels::Tensor& logits, const kernels::Weight& head) const;
+  // Throws "<who>: embeddings <shape> <dtype>, expected [n, H] f32" unless embeds is that (n >= 1).
+  void check_embeds(const kernels::Tensor& embeds, const char* who) const;
   void run_layers(const std::vector<KvCache*>& caches, const std::vector<int64_t>& counts, kernels::Tensor& x,
                   const ForwardOutput& out) const;
 

@@ -438,7 +438,7 @@ JanusRun::JanusRun(RunRecipe recipe, RunOverrides ov) {
     throw std::runtime_error(src + ": precision: \"" + precision_name(recipe.precision) +
                              "\" is not wired into the Janus model yet (llm::TrainableJanus runs f32 GEMMs); "
                              "use \"fp32\"");
-  if (recipe.init_std_given)
+  if (recipe.init_std)
     throw std::runtime_error(src +
                              ": model.init_std: Janus random init takes its scales from the config "
                              "(initializer_range), not from the recipe; remove model.init_std");

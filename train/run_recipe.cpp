@@ -120,8 +120,7 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
     if (!m["seed"].is_number_unsigned()) c.fail("model.seed", "expected a non-negative integer");
     r.init_seed = m["seed"].get<uint64_t>();
   }
-  r.init_std = c.num(m, "init_std", "model.", 0.02);
-  r.init_std_given = m.contains("init_std");
+  if (m.contains("init_std")) r.init_std = c.num(m, "init_std", "model.", 0.02);
   if (m.contains("weights_from")) {
     const char* kWant = "expected a list of folders or {\"dir\": ..., \"rename\": {...}} objects";
     if (!m["weights_from"].is_array()) c.fail("model.weights_from", kWant);
@@ -163,9 +162,10 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
     opts["zero_init"] = z;
   }
   // The hash sees paths as written (relative to the recipe), so a run resumes from any cwd.
-  base["model"] = r.init_from.empty() ? "config:" + m["config"].get<std::string>() +
-                                            "#seed=" + std::to_string(r.init_seed) + ",std=" + json(r.init_std).dump()
-                                      : "init_from:" + m["init_from"].get<std::string>();
+  base["model"] = r.init_from.empty()
+                      ? "config:" + m["config"].get<std::string>() + "#seed=" + std::to_string(r.init_seed) +
+                            ",std=" + json(r.init_std.value_or(0.02)).dump()
+                      : "init_from:" + m["init_from"].get<std::string>();
 
   r.tokenizer_dir = j.contains("tokenizer") ? c.resolve(c.str(j, "tokenizer", "", "")) : r.init_from;
   if (r.tokenizer_dir.empty()) c.fail("tokenizer", "missing (needed when the model is not \"init_from\" a folder)");

@@ -48,6 +48,7 @@
 // Errors: std::runtime_error "<file>: <key path>: <problem>".
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,8 +78,7 @@ struct RunRecipe {
   // Parameter patterns (freeze.h glob syntax; each must match) zeroed after initialisation and
   // before weights_from; JanusRun only.
   std::vector<std::string> zero_init;
-  double init_std = 0.02;
-  bool init_std_given = false;  // the recipe set model.init_std (JanusRun refuses it: no use there)
+  std::optional<double> init_std;  // model.init_std as given; TextRun's default is 0.02 (JanusRun refuses it)
   std::string tokenizer_dir;
 
   LossScope loss = LossScope::kRecord;

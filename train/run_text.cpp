@@ -98,7 +98,8 @@ TextRun::TextRun(RunRecipe recipe, RunOverrides ov) {
       return llm::TrainableModel::from_checkpoint(recipe.init_from);
     }
     config_source = recipe.config_path;
-    return llm::TrainableModel::random(llm::load_config(recipe.config_path), recipe.init_seed, recipe.init_std);
+    return llm::TrainableModel::random(llm::load_config(recipe.config_path), recipe.init_seed,
+                                       recipe.init_std.value_or(0.02));
   }();
   if (int64_t(tok.vocab_size()) > model.config().vocab_size)
     throw std::runtime_error(src + ": tokenizer " + recipe.tokenizer_dir + " has " + std::to_string(tok.vocab_size()) +

@@ -59,7 +59,8 @@ namespace janus::train {
 
 enum class LossScope { kRecord, kAll, kAnswer };
 
-struct RunRecipe {
+// RunPaths (recipe.h): the "output" section, resolved.
+struct RunRecipe : RunPaths {
   std::string source;  // the recipe file (for messages)
   Recipe base;         // recipe.h part; base.model = a canonical description of the model source
 
@@ -88,8 +89,6 @@ struct RunRecipe {
   double mtp_lambda = 0.3;
   double moe_bias_gamma = 0.001, moe_balance_alpha = 0.0;
 
-  std::string output_dir, checkpoint_dir, metrics_path, loss_plot_path, export_dir;
-
   int janus_stage = 0;  // 0: a text backbone
   // Janus t2i: probability that a record's prompt is replaced by the unconditional one (BOS, pads,
   // <begin_of_image>: the row classifier-free guidance runs at inference). Drawn per (data seed,
@@ -99,9 +98,6 @@ struct RunRecipe {
 
 RunRecipe parse_run_recipe(const std::string& json_text, const std::string& source, const std::string& base_dir);
 RunRecipe load_run_recipe(const std::string& path);
-
-// Re-roots every output path of `r` under `dir` (CLI --out).
-void set_output_dir(RunRecipe& r, const std::string& dir);
 
 // Freeze patterns a Janus stage implies (stage 1: freeze "*", unfreeze the aligners and the
 // generation head/embedding; stages 2-3: freeze the vision encoders). Empty lists for stage 0.

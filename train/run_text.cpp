@@ -167,23 +167,8 @@ RunSummary TextRun::run() {
 }
 
 TrainerConfig trainer_config(const RunRecipe& recipe, const RunOverrides& overrides) {
-  const Recipe& r = recipe.base;
-  TrainerConfig tc;
-  tc.total_steps = overrides.stop_at_step > 0 ? std::min(overrides.stop_at_step, r.steps) : r.steps;
-  tc.grad_accum = r.grad_accum;
-  tc.clip_norm = r.clip_norm;
-  tc.seed = r.seed;
-  tc.checkpoint_dir = recipe.checkpoint_dir;
-  tc.checkpoint_every = r.checkpoint_every;
-  tc.keep_last = r.keep_last;
-  tc.resume = false;
-  tc.recipe_hash = r.hash;
-  tc.metrics_path = recipe.metrics_path;
-  tc.loss_curve_path = recipe.loss_plot_path;
-  tc.progress = overrides.progress;
-  tc.log_every = r.log_every;
-  tc.log = overrides.log;
-  return tc;
+  return trainer_config(recipe.base, recipe, recipe.base.hash, overrides.stop_at_step, overrides.progress,
+                        overrides.log);
 }
 
 void apply_freeze_lists(ag::ParamList& params, const RunRecipe& recipe) {

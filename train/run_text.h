@@ -45,7 +45,7 @@ struct RunOverrides {
 void write_export_folder(const std::string& dir, const llm::NamedTensors& tensors, const std::string& config_source,
                          const RunRecipe& recipe, const std::vector<std::string>& from_init);
 
-// The Trainer settings of a run (shared by TextRun and JanusRun): the recipe's train block and
+// recipe.h trainer_config() for a text or Janus run (shared by TextRun and JanusRun): the recipe's train block and
 // output paths; `overrides.stop_at_step` only shortens the run (a larger one is the recipe's steps).
 // The trainer does not resume itself: the runs resume first, to know their start step.
 TrainerConfig trainer_config(const RunRecipe& recipe, const RunOverrides& overrides);

@@ -24,64 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-struct Reader {
-  std::string source;
-  [[noreturn]] void fail(const std::string& path, const std::string& m) const {
-    throw std::runtime_error(source + ": " + path + ": " + m);
-  }
-  static std::string at(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  void keys(const json& j, const std::string& path, const std::set<std::string>& allowed) const {
-    if (!j.is_object())
-      fail(path.empty() ? "(top level)" : path, std::string("expected an object, got ") + j.type_name());
-    for (const auto& [k, v] : j.items())
-      if (!allowed.count(k)) fail(at(path, k), "unknown key");
-  }
-  double number(const json& j, const std::string& key, const std::string& path, double def) const {
-    if (!j.contains(key)) return def;
-    if (!j[key].is_number()) fail(at(path, key), std::string("expected a number, got ") + j[key].type_name());
-    const double v = j[key].get<double>();
-    if (!(v >= 0) || !std::isfinite(v)) fail(at(path, key), "expected a finite number >= 0, got " + j[key].dump());
-    return v;
-  }
-  int64_t integer(const json& j, const std::string& key, const std::string& path, int64_t def, int64_t lo) const {
-    if (!j.contains(key)) return def;
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() < lo)
-      fail(at(path, key), "expected an integer >= " + std::to_string(lo) + ", got " + j[key].dump());
-    return j[key].get<int64_t>();
-  }
-  bool boolean(const json& j, const std::string& key, const std::string& path, bool def) const {
-    if (!j.contains(key)) return def;
-    if (!j[key].is_boolean()) fail(at(path, key), std::string("expected true or false, got ") + j[key].type_name());
-    return j[key].get<bool>();
-  }
-  std::string string(const json& j, const std::string& key, const std::string& path, const std::string& def) const {
-    if (!j.contains(key)) return def;
-    if (!j[key].is_string()) fail(at(path, key), std::string("expected a string, got ") + j[key].type_name());
-    return j[key].get<std::string>();
-  }
-  std::vector<std::string> strings(const json& j, const std::string& key, const std::string& path) const {
-    std::vector<std::string> out;
-    if (!j[key].is_array()) fail(at(path, key), "expected an array of strings");
-    for (const auto& s : j[key]) {
-      if (!s.is_string()) fail(at(path, key), "expected an array of strings");
-      out.push_back(s.get<std::string>());
-    }
-    return out;
-  }
-  json object(const json& j, const std::string& key) const {
-    if (!j.contains(key)) return json::object();
-    return j[key];  // keys() checks the type
-  }
-};
-
-std::string resolve(const std::string& base, const std::string& p) {
-  fs::path q(p);
-  if (q.is_relative() && !base.empty()) q = fs::path(base) / q;
-  return q.lexically_normal().string();
-}
-
 // The "quantize_after" switch (run_vq.h): k-means centroids of the encoder's ẑ on a fixed image set.
 void init_codebook_by_kmeans(const vision::TrainVqModel& model, const VqTrainOptions& o, Rng& rng) {
   const int64_t V = o.vq.num_embeddings, E = o.vq.embed_dim, per_image = o.grid() * o.grid();
@@ -111,6 +53,7 @@ VqTrainOptions::VqTrainOptions() {
   vq.channel_multiplier = {1, 1, 2};
   vq.num_res_blocks = 1;
   vq.num_patches = 16;
+  lr = 1e-3;
   adamw.beta1 = 0.9;
   adamw.beta2 = 0.99;
   adamw.weight_decay = 0.0;
@@ -141,8 +84,7 @@ json vq_export_config(const vision::VqConfig& c, int image_size) {
 }
 
 VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
-  Reader rd{file};
-  const std::string base = fs::path(file).parent_path().string();
+  const JsonReader rd{file, fs::path(file).parent_path().string()};
   rd.keys(j, "", {"kind", "name", "model", "data", "loss", "optimizer", "schedule", "train", "eval", "output"});
   if (rd.string(j, "kind", "", "") != "vq") rd.fail("kind", "expected \"vq\" for a VQ tokenizer recipe");
   VqTrainOptions o;
@@ -169,7 +111,10 @@ VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
   rd.keys(d, "data", {"shapes_seed", "images", "seed", "shuffle", "image_size", "batch"});
   const bool has_images = d.contains("images"), has_shapes = d.contains("shapes_seed");
   if (has_images && has_shapes) rd.fail("data", "give either \"shapes_seed\" or \"images\", not both");
-  if (has_images) o.image_dir = resolve(base, rd.string(d, "images", "data", ""));
+  if (has_images) {
+    o.image_dir = rd.resolve(rd.string(d, "images", "data", ""));
+    if (o.image_dir.empty()) rd.fail("data.images", "empty folder name");
+  }
   o.shapes_seed = uint64_t(rd.integer(d, "shapes_seed", "data", 0, 0));
   o.data_seed = uint64_t(rd.integer(d, "seed", "data", 0, 0));
   o.shuffle = rd.boolean(d, "shuffle", "data", true);
@@ -203,96 +148,23 @@ VqTrainOptions parse_vq_options(const json& j, const std::string& file) {
                    {"reconstruction_weight", o.loss.reconstruction_weight}};
   if (o.quantize_after > 0) canon["loss"]["quantize_after"] = o.quantize_after;
 
-  const json op = rd.object(j, "optimizer");
-  rd.keys(op, "optimizer", {"lr", "betas", "eps", "weight_decay", "no_decay"});
-  o.lr = rd.number(op, "lr", "optimizer", o.lr);
-  if (op.contains("betas")) {
-    const json& b = op["betas"];
-    if (!b.is_array() || b.size() != 2 || !b[0].is_number() || !b[1].is_number())
-      rd.fail("optimizer.betas", "expected an array of 2 numbers");
-    o.adamw.beta1 = b[0].get<double>();
-    o.adamw.beta2 = b[1].get<double>();
-  }
-  o.adamw.eps = rd.number(op, "eps", "optimizer", 1e-8);
-  o.adamw.weight_decay = rd.number(op, "weight_decay", "optimizer", 0.0);
-  std::vector<std::string> no_decay =
-      op.contains("no_decay") ? rd.strings(op, "no_decay", "optimizer") : no_decay_norms_and_biases().patterns;
-  o.adamw.groups.clear();
-  if (!no_decay.empty()) o.adamw.groups = {ParamGroup{no_decay, 0.0, 1.0}};
-  canon["optimizer"] = {{"lr", o.lr},
-                        {"betas", {o.adamw.beta1, o.adamw.beta2}},
-                        {"eps", o.adamw.eps},
-                        {"weight_decay", o.adamw.weight_decay},
-                        {"no_decay", no_decay}};
-
-  const json t = rd.object(j, "train");
-  rd.keys(t, "train", {"steps", "grad_accum", "clip_norm", "seed", "checkpoint_every", "keep_last", "log_every"});
-  o.steps = rd.integer(t, "steps", "train", 1000, 0);
-  o.grad_accum = rd.integer(t, "grad_accum", "train", 1, 1);
-  o.clip_norm = rd.number(t, "clip_norm", "train", 1.0);
-  o.seed = uint64_t(rd.integer(t, "seed", "train", 0, 0));
-  o.checkpoint_every = rd.integer(t, "checkpoint_every", "train", 0, 0);
-  o.keep_last = int(rd.integer(t, "keep_last", "train", 3, 0));
-  o.log_every = rd.integer(t, "log_every", "train", 10, 1);
-  canon["train"] = {{"grad_accum", o.grad_accum}, {"clip_norm", o.clip_norm}, {"seed", o.seed}};
+  parse_train_sections(rd, j, o, canon);
   if (o.quantize_after > 0 && o.quantize_after >= o.steps)
     rd.fail("loss.quantize_after", std::to_string(o.quantize_after) + " warm-up steps leave none of train.steps = " +
                                        std::to_string(o.steps) + " to train the codebook");
-
-  const json s = rd.object(j, "schedule");
-  rd.keys(s, "schedule", {"kind", "warmup_steps", "min_lr", "total_steps", "decay_steps", "wsd_cosine_decay"});
-  try {
-    o.schedule.kind = schedule_kind_from_string(rd.string(s, "kind", "schedule", "cosine"));
-  } catch (const std::invalid_argument& e) {
-    rd.fail("schedule.kind", e.what());
-  }
-  o.schedule.peak_lr = o.lr;
-  o.schedule.warmup_steps = rd.integer(s, "warmup_steps", "schedule", 0, 0);
-  o.schedule.min_lr = rd.number(s, "min_lr", "schedule", 0.0);
-  o.schedule.total_steps = rd.integer(s, "total_steps", "schedule", o.steps, 0);
-  o.schedule.decay_steps = rd.integer(s, "decay_steps", "schedule", 0, 0);
-  o.schedule.wsd_cosine_decay = rd.boolean(s, "wsd_cosine_decay", "schedule", false);
-  try {
-    o.schedule.validate();
-  } catch (const std::invalid_argument& e) {
-    rd.fail("schedule", e.what());
-  }
-  canon["schedule"] = {{"kind", schedule_kind_name(o.schedule.kind)},
-                       {"warmup_steps", o.schedule.warmup_steps},
-                       {"min_lr", o.schedule.min_lr},
-                       {"total_steps", o.schedule.total_steps},
-                       {"decay_steps", o.schedule.decay_steps},
-                       {"wsd_cosine_decay", o.schedule.wsd_cosine_decay}};
 
   const json e = rd.object(j, "eval");
   rd.keys(e, "eval", {"shapes_seed", "scenes"});
   o.eval_seed = uint64_t(rd.integer(e, "shapes_seed", "eval", int64_t(o.eval_seed), 0));
   o.eval_scenes = rd.integer(e, "scenes", "eval", o.eval_scenes, 0);
 
-  const json out = rd.object(j, "output");
-  rd.keys(out, "output", {"dir", "checkpoints", "metrics", "loss_plot", "export"});
-  o.output_dir = resolve(base, rd.string(out, "dir", "output", "runs/" + o.name));
-  o.checkpoint_dir = resolve(o.output_dir, rd.string(out, "checkpoints", "output", "checkpoints"));
-  o.metrics_path = resolve(o.output_dir, rd.string(out, "metrics", "output", "metrics.jsonl"));
-  o.loss_plot_path = resolve(o.output_dir, rd.string(out, "loss_plot", "output", "loss.png"));
-  o.export_dir = resolve(o.output_dir, rd.string(out, "export", "output", "final"));
+  parse_output_section(rd, j, "runs/" + o.name, o);
 
   o.hash = fnv1a64_hex(canon.dump());
   return o;
 }
 
 VqTrainOptions load_vq_options(const std::string& path) { return parse_vq_options(read_json_file(path), path); }
-
-void set_vq_output_dir(VqTrainOptions& o, const std::string& dir) {
-  auto rebase = [&](std::string& p) {
-    if (!p.empty()) p = (fs::path(dir) / fs::path(p).lexically_relative(o.output_dir)).lexically_normal().string();
-  };
-  rebase(o.checkpoint_dir);
-  rebase(o.metrics_path);
-  rebase(o.loss_plot_path);
-  rebase(o.export_dir);
-  o.output_dir = dir;
-}
 
 VqTrainResult train_vq(const VqTrainOptions& o, const VqTrainOverrides& ov) {
   VqTrainResult res;
@@ -310,21 +182,7 @@ VqTrainResult train_vq(const VqTrainOptions& o, const VqTrainOverrides& ov) {
   for (const std::string& p : {o.metrics_path, o.loss_plot_path})
     if (!p.empty() && fs::path(p).has_parent_path()) fs::create_directories(fs::path(p).parent_path());
   AdamW opt(res.params, o.adamw);
-  TrainerConfig tc;
-  tc.total_steps = ov.stop_at_step > 0 ? std::min(ov.stop_at_step, o.steps) : o.steps;
-  tc.grad_accum = o.grad_accum;
-  tc.clip_norm = o.clip_norm;
-  tc.seed = o.seed;
-  tc.checkpoint_dir = o.checkpoint_dir;
-  tc.checkpoint_every = o.checkpoint_every;
-  tc.keep_last = o.keep_last;
-  tc.resume = false;  // resumed below, so start_step is known
-  tc.recipe_hash = o.hash;
-  tc.metrics_path = o.metrics_path;
-  tc.loss_curve_path = o.loss_plot_path;
-  tc.progress = ov.progress;
-  tc.log_every = o.log_every;
-  tc.log = ov.log;
+  const TrainerConfig tc = trainer_config(o, o, o.hash, ov.stop_at_step, ov.progress, ov.log);
 
   Trainer* trainer_ptr = nullptr;
   const vision::VqLossOptions loss_opt = o.loss;

@@ -22,7 +22,7 @@
 //            "restart_dead_codes": 0,              every N steps (0: off), see below
 //            "quantize_after": 0},                 quantisation warm-up steps (0: off), see below
 //   "optimizer": {"lr": 1e-3, "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0,
-//                 "no_decay": ["*norm*", "*.bias"]},
+//                 "no_decay": ["*norm*", "*.bias"], "groups": [...]},      (recipe.h)
 //   "schedule": {"kind": "cosine", "warmup_steps": 0, "min_lr": 0, "total_steps": train.steps,
 //                "decay_steps": 0, "wsd_cosine_decay": false},                  (schedule.h)
 //   "train": {"steps": 1000, "grad_accum": 1, "clip_norm": 1.0, "seed": 0,
@@ -76,8 +76,7 @@
 #include <string>
 
 #include "kernels/autograd/var.h"
-#include "train/optimizer.h"
-#include "train/schedule.h"
+#include "train/recipe.h"
 #include "train/trainer.h"
 #include "vision/trainable_vq.h"
 #include "vision/vision_config.h"
@@ -85,7 +84,9 @@
 
 namespace janus::train {
 
-struct VqTrainOptions {
+// The optimizer / schedule / train sections (TrainSections) and the output paths (RunPaths) are
+// recipe.h's, with a VQ run's defaults (lr 1e-3, betas (0.9, 0.99), no weight decay).
+struct VqTrainOptions : TrainSections, RunPaths {
   std::string source;  // recipe file (messages)
   std::string name = "shapes-vq";
 
@@ -103,19 +104,9 @@ struct VqTrainOptions {
   int64_t restart_dead_codes = 0;  // steps; 0: off
   int64_t quantize_after = 0;      // autoencoder warm-up steps before the k-means codebook; 0: off
 
-  double lr = 1e-3;
-  AdamWConfig adamw;  // betas (0.9, 0.99), weight_decay 0, no_decay group for norms and biases
-  LrSchedule schedule;
-
-  int64_t steps = 1000, grad_accum = 1, checkpoint_every = 0, log_every = 10;
-  double clip_norm = 1.0;
-  uint64_t seed = 0;
-  int keep_last = 3;
-
   uint64_t eval_seed = 1000003;
   int64_t eval_scenes = 200;
 
-  std::string output_dir, checkpoint_dir, metrics_path, loss_plot_path, export_dir;  // resolved
   std::string hash;
 
   VqTrainOptions();  // the defaults above, output under "runs/shapes-vq"
@@ -125,8 +116,6 @@ struct VqTrainOptions {
 // `file` names the recipe in messages; relative paths resolve against its folder.
 VqTrainOptions parse_vq_options(const nlohmann::json& recipe, const std::string& file);
 VqTrainOptions load_vq_options(const std::string& path);
-// Re-roots every output path under `dir` (CLI --out).
-void set_vq_output_dir(VqTrainOptions& o, const std::string& dir);
 
 struct VqTrainOverrides {
   int64_t stop_at_step = -1;  // > 0: stop after this many steps (the schedule keeps options.steps)

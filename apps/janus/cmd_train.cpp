@@ -34,7 +34,7 @@ struct TrainArgs {
 // "kind": "vq" recipes (train/run_vq.h): the VQ image tokenizer; `janus vq train` adds its evaluation.
 int train_vq(const TrainArgs& a) {
   train::VqTrainOptions o = train::load_vq_options(a.recipe);
-  if (!a.out.empty()) train::set_vq_output_dir(o, a.out);
+  if (!a.out.empty()) train::set_output_dir(o, a.out);
   train::VqTrainOverrides ov;
   ov.stop_at_step = a.steps;
   ov.resume = a.resume;

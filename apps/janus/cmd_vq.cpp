@@ -68,7 +68,7 @@ json report(const VqShapesEval& e, uint64_t seed, int size) {
 int run_train(const Args& a) {
   if (a.threads > 0) janus::kernels::set_num_threads(a.threads);
   VqTrainOptions o = load_vq_options(a.recipe);
-  if (!a.out.empty()) set_vq_output_dir(o, a.out);
+  if (!a.out.empty()) set_output_dir(o, a.out);
   VqTrainOverrides ov;
   ov.stop_at_step = a.steps;
   ov.resume = a.resume;

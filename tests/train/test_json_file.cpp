@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -35,6 +36,38 @@ TEST(JsonFile, ParsesTextWithItsSourceInErrors) {
   EXPECT_EQ(parse_json("[1, 2]", "recipe.json"), nlohmann::json::array({1, 2}));
   EXPECT_EQ(error_of([] { parse_json("nope", "recipe.json"); }).rfind("recipe.json: invalid JSON (", 0), 0u);
   EXPECT_EQ(error_of([] { parse_json("", "empty.json"); }).rfind("empty.json: invalid JSON (", 0), 0u);
+}
+
+// The typed reads every recipe parser uses: defaults when absent, "<file>: <key path>: <problem>".
+TEST(JsonReader, TypedReadsNameTheKeyPath) {
+  const JsonReader rd{"r.json", "/recipes"};
+  nlohmann::json j = nlohmann::json::parse(
+      R"({"lr": 0.5, "neg": -1, "n": 7, "big": 18446744073709551615, "s": "x", "flag": true,
+          "list": ["a", 2], "obj": {"k": 1}})");
+  j["inf"] = std::numeric_limits<double>::infinity();  // no JSON text parses to it; a caller's json may hold it
+  EXPECT_DOUBLE_EQ(rd.number(j, "lr", "optimizer", 9), 0.5);
+  EXPECT_DOUBLE_EQ(rd.number(j, "absent", "optimizer", 9), 9);
+  EXPECT_EQ(error_of([&] { rd.number(j, "neg", "optimizer", 0); }),
+            "r.json: optimizer.neg: expected a finite number >= 0, got -1");
+  EXPECT_NE(error_of([&] { rd.number(j, "inf", "", 0); }).find("r.json: inf: expected a finite number"),
+            std::string::npos);
+  EXPECT_EQ(error_of([&] { rd.number(j, "s", "", 0); }), "r.json: s: expected a number, got string");
+  EXPECT_EQ(rd.integer(j, "n", "train", 0, 1), 7);
+  EXPECT_EQ(error_of([&] { rd.integer(j, "n", "train", 0, 8); }), "r.json: train.n: expected an integer >= 8, got 7");
+  EXPECT_EQ(error_of([&] { rd.integer(j, "lr", "train", 0, 0); }), "r.json: train.lr: expected an integer, got number");
+  EXPECT_EQ(error_of([&] { rd.integer(j, "big", "train", 0, 0); }),
+            "r.json: train.big: expected an integer >= 0, got 18446744073709551615");
+  EXPECT_TRUE(rd.boolean(j, "flag", "", false));
+  EXPECT_EQ(error_of([&] { rd.boolean(j, "n", "", false); }), "r.json: n: expected true or false, got number");
+  EXPECT_EQ(rd.string(j, "s", "", ""), "x");
+  EXPECT_EQ(error_of([&] { rd.strings(j, "list", "data"); }), "r.json: data.list: expected an array of strings");
+  EXPECT_TRUE(rd.strings(j, "absent", "data").empty());
+  EXPECT_EQ(error_of([&] { rd.keys(j["obj"], "obj", {"j"}); }), "r.json: obj.k: unknown key");
+  EXPECT_EQ(error_of([&] { rd.keys(rd.object(j, "n"), "n", {}); }), "r.json: n: expected an object, got number");
+  EXPECT_TRUE(rd.object(j, "absent").empty());
+  EXPECT_EQ(rd.resolve("data/a.jsonl"), "/recipes/data/a.jsonl");
+  EXPECT_EQ(rd.resolve("/abs/../b"), "/b");
+  EXPECT_EQ(rd.resolve(""), "");
 }
 
 }  // namespace

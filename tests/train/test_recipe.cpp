@@ -72,6 +72,13 @@ TEST(Recipe, ErrorsNameTheKeyPath) {
   EXPECT_NE(error_of(R"({"data": {"train": ["a"]}, "schedule": {"kind": "step"}})").find("schedule.kind: "),
             std::string::npos);
   EXPECT_NE(error_of("{not json").find("r.json: invalid JSON"), std::string::npos);
+  // Rates, decays and norms are finite and >= 0 (a negative lr was taken as given before).
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"lr": -0.001}})"),
+            "r.json: optimizer.lr: expected a finite number >= 0, got -0.001");
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "train": {"clip_norm": -1}})"),
+            "r.json: train.clip_norm: expected a finite number >= 0, got -1");
+  EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "train": {"steps": -2}})"),
+            "r.json: train.steps: expected an integer >= 0, got -2");
 }
 
 TEST(Recipe, ParamGroupsComeBeforeNoDecayAndDefaultToTheGlobalWeightDecay) {
@@ -97,7 +104,7 @@ TEST(Recipe, ParamGroupsComeBeforeNoDecayAndDefaultToTheGlobalWeightDecay) {
   EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": [{"params": ["x"], "lr": 1}]}})"),
             "r.json: optimizer.groups[0].lr: unknown key");
   EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": [{"params": ["x"], "lr_scale": -1}]}})"),
-            "r.json: optimizer.groups[0].lr_scale: must be >= 0");
+            "r.json: optimizer.groups[0].lr_scale: expected a finite number >= 0, got -1");
   EXPECT_EQ(error_of(R"({"data": {"train": ["a"]}, "optimizer": {"groups": {"params": ["x"]}}})"),
             "r.json: optimizer.groups: expected an array of objects");
 }

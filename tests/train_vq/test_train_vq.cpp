@@ -332,6 +332,28 @@ TEST(TrainVq, OptionErrorsNameTheKey) {
   a = r;
   a["train"]["stpes"] = 3;
   EXPECT_EQ(parse_error(a), "r.json: train.stpes: unknown key");
+  a = r;
+  a["data"].erase("shapes_seed");
+  a["data"]["images"] = "";
+  EXPECT_EQ(parse_error(a), "r.json: data.images: empty folder name");
+}
+
+// The optimizer / schedule / train sections are recipe.h's (parse_train_sections), so a VQ recipe
+// takes torch-style param groups as a text recipe does, with the VQ defaults underneath.
+TEST(TrainVq, OptimizerSectionIsTheSharedOne) {
+  json r = tiny_recipe(5, "out");
+  r["optimizer"] = {{"groups", {{{"params", {"model.vqmodel.decoder.*"}}, {"lr_scale", 0.5}}}}};
+  const tr::VqTrainOptions o = tr::parse_vq_options(r, "r.json");
+  EXPECT_DOUBLE_EQ(o.lr, 1e-3);  // the VQ defaults
+  EXPECT_DOUBLE_EQ(o.adamw.beta2, 0.99);
+  ASSERT_EQ(o.adamw.groups.size(), 2u);  // the given group, then no_decay
+  EXPECT_EQ(o.adamw.groups[0].patterns, std::vector<std::string>{"model.vqmodel.decoder.*"});
+  EXPECT_DOUBLE_EQ(o.adamw.groups[0].lr_scale, 0.5);
+  EXPECT_DOUBLE_EQ(o.adamw.groups[0].weight_decay, 0.0);
+  EXPECT_EQ(o.adamw.groups[1].patterns, tr::no_decay_norms_and_biases().patterns);
+  EXPECT_NE(o.hash, tr::parse_vq_options(tiny_recipe(5, "out"), "r.json").hash);  // groups change the numbers
+  r["optimizer"]["groups"][0]["lr_scale"] = -1;
+  EXPECT_EQ(parse_error(r), "r.json: optimizer.groups[0].lr_scale: expected a finite number >= 0, got -1");
 }
 
 TEST(TrainVq, ShippedRecipeParses) {

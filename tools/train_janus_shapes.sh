@@ -30,6 +30,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 janus=./build/apps/janus
+# OpenBLAS picks its GEMM kernels by CPU, and they round differently (AVX-512 kernels give other
+# gradients from step 1). The shipped runs used its Haswell (AVX2) kernels, which any x86-64 CPU with
+# AVX2 runs; the thread count does not change the numbers (JANUS_THREADS=1 gives the one-core time).
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 stages=(vq und 4b 4c 4d 4e 4f 4g eval)
 from=vq to=eval out=runs/janus-shapes-fresh4/final
 index() {

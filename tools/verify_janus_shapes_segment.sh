@@ -13,7 +13,9 @@
 #   4g       4g + eval         v6 (3f3b2f2) as runs/janus-shapes-fresh3  v7 (2272623, the shipped one)
 # The tokenizer is trained in every segment (about 3 min) and checked against the version's copy.
 # Usage: tools/verify_janus_shapes_segment.sh SEGMENT   (run it with JANUS_THREADS=1 for the timing
-# of one core; results do not depend on the thread count). Prints PASS or FAIL per file; exit 1 on FAIL.
+# of one core; results do not depend on the thread count, but do on OpenBLAS's kernels: the
+# training script sets OPENBLAS_CORETYPE=Haswell, the shipped runs' kernels, unless it is set).
+# Prints PASS or FAIL per file; exit 1 on FAIL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

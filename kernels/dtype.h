@@ -12,7 +12,20 @@ namespace janus::kernels {
 
 enum class DType : uint8_t { F32, BF16, F16, F8E4M3, I32, I64, U8, F64 };
 
-size_t dtype_size(DType t);
+// Bytes per element (inline: Tensor::data<T>() calls it on every access).
+inline size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::BF16: return 2;
+    case DType::F16: return 2;
+    case DType::F8E4M3: return 1;
+    case DType::I32: return 4;
+    case DType::I64: return 8;
+    case DType::U8: return 1;
+    case DType::F64: return 8;
+  }
+  return 0;
+}
 const char* dtype_name(DType t);  // "f32", "bf16", ...
 // Parses safetensors dtype strings ("F32", "BF16", "F16", "F8_E4M3", "I32", "I64", "U8", "F64").
 // Returns false for anything else.

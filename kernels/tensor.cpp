@@ -122,11 +122,6 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-void* Tensor::raw() const {
-  if (!buffer_) return nullptr;
-  return static_cast<char*>(buffer_->data) + offset_ * dtype_size(dtype_);
-}
-
 Tensor Tensor::view(const Shape& shape) const {
   if (!is_contiguous()) throw Error("view of a non-contiguous tensor " + shape_str(shape_));
   Shape s = shape;

@@ -61,7 +61,8 @@ class Tensor {
   size_t nbytes() const { return size_t(numel()) * dtype_size(dtype_); }
   bool is_contiguous() const;
 
-  void* raw() const;  // address of element 0
+  // Address of element 0 (inline: per-element data<T>() reads in loops stay cheap).
+  void* raw() const { return buffer_ ? static_cast<char*>(buffer_->data) + offset_ * dtype_size(dtype_) : nullptr; }
   template <typename T>
   T* data() const {
     return static_cast<T*>(raw());

@@ -99,7 +99,9 @@ TEST(ShapesTasks, AnswersAgreeWithTheSceneOnOneThousandScenes) {
     const Scene s = generate_scene(kHeldOutSeed, i);
     for (const QA& q : vqa_questions(s, kHeldOutSeed, i)) {
       ++questions;
-      if (q.kind == "count") EXPECT_EQ(q.answer, std::to_string(s.objects.size()));
+      if (q.kind == "count") {
+        EXPECT_EQ(q.answer, std::to_string(s.objects.size()));
+      }
       if (q.kind == "exist") (q.answer == "yes" ? yes : no)++;
       if (q.kind == "position") {
         int row = -1, col = -1;

@@ -6,6 +6,7 @@
 // `janus run --model DIR` loads.
 // --steps N stops after N steps, at most the recipe's train.steps (the lr schedule still spans those, so the run
 // can be continued later with --resume); --out DIR replaces the recipe's output.dir.
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -31,8 +32,18 @@ struct TrainArgs {
   int threads = 0;
 };
 
+// The run's summary line (no newline): steps, wall time since t0, first and last loss.
+void print_trained(int64_t from, int64_t to, double seconds, double first_loss, double last_loss) {
+  std::fprintf(stderr, "trained steps %lld..%lld in %.1f s: loss %.4f -> %.4f", (long long)from, (long long)to, seconds,
+               first_loss, last_loss);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // "kind": "vq" recipes (train/run_vq.h): the VQ image tokenizer; `janus vq train` adds its evaluation.
-int train_vq(const TrainArgs& a) {
+int train_vq(const TrainArgs& a, std::chrono::steady_clock::time_point t0) {
   train::VqTrainOptions o = train::load_vq_options(a.recipe);
   if (!a.out.empty()) train::set_output_dir(o, a.out);
   train::VqTrainOverrides ov;
@@ -40,8 +51,8 @@ int train_vq(const TrainArgs& a) {
   ov.resume = a.resume;
   ov.progress = !a.quiet;
   const train::VqTrainResult r = train::train_vq(o, ov);
-  std::fprintf(stderr, "trained steps %lld..%lld: loss %.5f -> %.5f\nmodel: %s\n", (long long)r.start_step,
-               (long long)r.last.step, r.first_loss, r.last.loss, r.export_dir.c_str());
+  print_trained(r.start_step, r.last.step, seconds_since(t0), r.first_loss, r.last.loss);
+  std::fprintf(stderr, "\nmodel: %s\n", r.export_dir.c_str());
   return 0;
 }
 
@@ -57,11 +68,12 @@ int train_tokenizer(const TrainArgs& a) {
 }
 
 int train(const TrainArgs& a) {
+  const auto t0 = std::chrono::steady_clock::now();  // the summary's time: loading, training, export
   train::keep_freed_memory();
   if (a.threads > 0) kernels::set_num_threads(a.threads);
   {
     const nlohmann::json j = train::read_json_file(a.recipe);
-    if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a);
+    if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a, t0);
     if (j.is_object() && j.contains("kind") && j["kind"] == "tokenizer") return train_tokenizer(a);
   }
   train::RunRecipe r = train::load_run_recipe(a.recipe);
@@ -74,15 +86,13 @@ int train(const TrainArgs& a) {
   if (r.janus_stage != 0) {  // Janus-Pro stages: train/run_janus.h
     train::JanusRun run(std::move(r), ov);
     const train::RunSummary s = run.run();
-    std::fprintf(stderr, "trained steps %lld..%lld: loss %.4f -> %.4f\nmodel: %s\nmetrics: %s\n",
-                 (long long)s.start_step, (long long)s.last.step, s.first_loss, s.last.loss, s.export_dir.c_str(),
-                 run.recipe().metrics_path.c_str());
+    print_trained(s.start_step, s.last.step, seconds_since(t0), s.first_loss, s.last.loss);
+    std::fprintf(stderr, "\nmodel: %s\nmetrics: %s\n", s.export_dir.c_str(), run.recipe().metrics_path.c_str());
     return 0;
   }
   train::TextRun run(std::move(r), ov);
   const train::RunSummary s = run.run();
-  std::fprintf(stderr, "trained steps %lld..%lld: loss %.4f -> %.4f", (long long)s.start_step, (long long)s.last.step,
-               s.first_loss, s.last.loss);
+  print_trained(s.start_step, s.last.step, seconds_since(t0), s.first_loss, s.last.loss);
   if (s.first_load_ratio > 0)
     std::fprintf(stderr, ", MoE load max/mean %.3f -> %.3f", s.first_load_ratio, s.last_load_ratio);
   std::fprintf(stderr, "\nmodel: %s\nmetrics: %s\nloss curve: %s\n", s.export_dir.c_str(),

@@ -160,7 +160,7 @@ RunRecipe parse_run_recipe(const std::string& json_text, const std::string& sour
   r.moe_balance_alpha = rd.number(moe, "balance_alpha", "moe", 0.0);
   opts["moe"] = {{"bias_gamma", r.moe_bias_gamma}, {"balance_alpha", r.moe_balance_alpha}};
 
-  parse_output_section(rd, j, "runs/" + j.value("name", std::string("run")), r);
+  parse_output_section(rd, j, "runs/" + rd.string(j, "name", "", "run"), r);
 
   if (j.contains("janus")) {
     const json& jn = j["janus"];

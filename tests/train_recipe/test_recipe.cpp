@@ -102,6 +102,8 @@ TEST(RunRecipe, ErrorsNameTheFileAndKey) {
             "r.json: model.sed: unknown key");
   EXPECT_EQ(error_of(recipe_with(R"("moe": {"bias_gama": 0.1})")), "r.json: moe.bias_gama: unknown key");
   EXPECT_EQ(error_of(recipe_with(R"("precision": 16)")), "r.json: precision: expected a string, got number");
+  // A name of the wrong type is named as such (nlohmann's own type error named no file).
+  EXPECT_EQ(error_of(recipe_with(R"("name": 3)")), "r.json: name: expected a string, got number");
   EXPECT_EQ(error_of(recipe_with(R"("precision": "fp16")")),
             "r.json: precision: expected \"fp32\", \"bf16\" or \"fp8\", got \"fp16\"");
   EXPECT_EQ(error_of(recipe_with(R"("train": {"steps": "30"})")),

@@ -33,53 +33,29 @@ tokenizers::BpeTrainOptions bpe_options(const TokenizerRecipe& recipe) {
 TokenizerRecipe load_tokenizer_recipe(const std::string& path) {
   TokenizerRecipe r;
   r.source = path;
-  auto fail = [&](const std::string& key, const std::string& m) -> void {
-    throw std::runtime_error(path + ": " + key + ": " + m);
-  };
+  const JsonReader rd{path, fs::path(path).parent_path().string()};
   const json j = read_json_file(path);
-  if (!j.is_object()) fail("(top level)", "expected an object");
-  for (const auto& [k, v] : j.items())
-    if (k != "kind" && k != "name" && k != "data" && k != "vocab_size" && k != "min_frequency" &&
-        k != "special_tokens" && k != "output")
-      fail(k, "unknown key");
-  if (j.value("kind", "") != "tokenizer") fail("kind", "expected \"tokenizer\"");
-  const fs::path base = fs::path(path).parent_path();
-  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (base / p).string(); };
-  r.name = j.value("name", "");
-  if (!j.contains("data") || !j["data"].is_object() || !j["data"].contains("train") || !j["data"]["train"].is_array() ||
-      j["data"]["train"].empty())
-    fail("data.train", "expected a non-empty list of JSONL files");
-  for (const auto& [k, v] : j["data"].items())
-    if (k != "train") fail("data." + k, "unknown key");
-  for (const auto& f : j["data"]["train"]) {
-    if (!f.is_string()) fail("data.train", "expected file names");
-    r.train_files.push_back(resolve(f.get<std::string>()));
-  }
-  if (!j.contains("vocab_size") || !j["vocab_size"].is_number_integer() || j["vocab_size"].get<int64_t>() < 1)
-    fail("vocab_size", "expected a positive integer");
-  r.vocab_size = j["vocab_size"].get<int64_t>();
-  if (j.contains("min_frequency")) {
-    if (!j["min_frequency"].is_number_integer() || j["min_frequency"].get<int64_t>() < 1)
-      fail("min_frequency", "expected a positive integer");
-    r.min_frequency = j["min_frequency"].get<int64_t>();
-  }
-  if (j.contains("special_tokens")) {
-    if (!j["special_tokens"].is_array()) fail("special_tokens", "expected a list of strings");
-    for (const auto& t : j["special_tokens"]) {
-      if (!t.is_string() || t.get<std::string>().empty()) fail("special_tokens", "expected non-empty strings");
-      r.special_tokens.push_back(t.get<std::string>());
-    }
-  }
-  if (!j.contains("output") || !j["output"].is_object() || !j["output"].contains("dir") ||
-      !j["output"]["dir"].is_string())
-    fail("output.dir", "missing");
-  for (const auto& [k, v] : j["output"].items())
-    if (k != "dir") fail("output." + k, "unknown key");
-  r.output_dir = resolve(j["output"]["dir"].get<std::string>());
+  rd.keys(j, "", {"kind", "name", "data", "vocab_size", "min_frequency", "special_tokens", "output"});
+  if (rd.string(j, "kind", "", "") != "tokenizer") rd.fail("kind", "expected \"tokenizer\"");
+  r.name = rd.string(j, "name", "", "");
+  const json data = rd.object(j, "data");
+  rd.keys(data, "data", {"train"});
+  for (const std::string& f : rd.strings(data, "train", "data")) r.train_files.push_back(rd.resolve(f));
+  if (r.train_files.empty()) rd.fail("data.train", "expected a non-empty list of JSONL files");
+  if (!j.contains("vocab_size")) rd.fail("vocab_size", "missing");
+  r.vocab_size = rd.integer(j, "vocab_size", "", 0, 1);
+  r.min_frequency = rd.integer(j, "min_frequency", "", r.min_frequency, 1);
+  r.special_tokens = rd.strings(j, "special_tokens", "");
+  for (const std::string& t : r.special_tokens)
+    if (t.empty()) rd.fail("special_tokens", "expected non-empty strings");
+  const json output = rd.object(j, "output");
+  rd.keys(output, "output", {"dir"});
+  r.output_dir = rd.resolve(rd.string(output, "dir", "output", ""));
+  if (r.output_dir.empty()) rd.fail("output.dir", "missing");
   const size_t n_special = bpe_options(r).special_tokens.size();
   if (r.vocab_size < int64_t(n_special) + 256)
-    fail("vocab_size",
-         std::to_string(r.vocab_size) + " is below the " + std::to_string(n_special) + " special + 256 byte tokens");
+    rd.fail("vocab_size",
+            std::to_string(r.vocab_size) + " is below the " + std::to_string(n_special) + " special + 256 byte tokens");
   return r;
 }
 

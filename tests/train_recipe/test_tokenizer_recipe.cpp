@@ -157,6 +157,28 @@ TEST(TokenizerRecipe, BadRecipesNameTheFileAndTheKey) {
   json kind = base_recipe("x");
   kind["kind"] = "vq";
   expect_recipe_error("kind", kind, "kind:");
+  // Wrong types name the key and the type found (nlohmann's own type errors carry no file name).
+  json name = base_recipe("x");
+  name["name"] = 7;
+  expect_recipe_error("name_type", name, "name: expected a string, got number");
+  json vocab_type = base_recipe("x");
+  vocab_type["vocab_size"] = "512";
+  expect_recipe_error("vocab_type", vocab_type, "vocab_size: expected an integer, got string");
+  json specials = base_recipe("x");
+  specials["special_tokens"] = {"<s>", 3};
+  expect_recipe_error("specials_type", specials, "special_tokens: expected an array of strings");
+  json empty_special = base_recipe("x");
+  empty_special["special_tokens"] = {"<s>", ""};
+  expect_recipe_error("specials_empty", empty_special, "special_tokens: expected non-empty strings");
+  json no_output = base_recipe("x");
+  no_output.erase("output");
+  expect_recipe_error("no_output", no_output, "output.dir: missing");
+  json no_vocab = base_recipe("x");
+  no_vocab.erase("vocab_size");
+  expect_recipe_error("no_vocab", no_vocab, "vocab_size: missing");
+  json data_type = base_recipe("x");
+  data_type["data"] = {"corpus.jsonl"};
+  expect_recipe_error("data_type", data_type, "data: expected an object, got array");
 }
 
 }  // namespace

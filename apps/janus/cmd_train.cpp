@@ -57,13 +57,14 @@ int train_vq(const TrainArgs& a, std::chrono::steady_clock::time_point t0) {
 }
 
 // "kind": "tokenizer" recipes (train/run_tokenizer.h): byte-level BPE on the records' text.
-int train_tokenizer(const TrainArgs& a) {
+int train_tokenizer(const TrainArgs& a, std::chrono::steady_clock::time_point t0) {
   train::TokenizerRecipe r = train::load_tokenizer_recipe(a.recipe);
   if (!a.out.empty()) r.output_dir = a.out;
   const train::TokenizerRunSummary s = train::run_tokenizer_recipe(r);
-  std::fprintf(stderr, "tokenizer: %lld records, %lld bytes of text -> %lld tokens (%lld merges)\nmodel: %s\n",
+  std::fprintf(stderr,
+               "tokenizer: %lld records, %lld bytes of text -> %lld tokens (%lld merges) in %.1f s\nmodel: %s\n",
                (long long)s.records, (long long)s.corpus_bytes, (long long)s.vocab_size, (long long)s.merges,
-               r.output_dir.c_str());
+               seconds_since(t0), r.output_dir.c_str());
   return 0;
 }
 
@@ -74,7 +75,7 @@ int train(const TrainArgs& a) {
   {
     const nlohmann::json j = train::read_json_file(a.recipe);
     if (j.is_object() && j.contains("kind") && j["kind"] == "vq") return train_vq(a, t0);
-    if (j.is_object() && j.contains("kind") && j["kind"] == "tokenizer") return train_tokenizer(a);
+    if (j.is_object() && j.contains("kind") && j["kind"] == "tokenizer") return train_tokenizer(a, t0);
   }
   train::RunRecipe r = train::load_run_recipe(a.recipe);
   if (!a.out.empty()) train::set_output_dir(r, a.out);
